@@ -1,0 +1,114 @@
+"""The incidents REST API: thin. Parse with a serializer, call a service, render."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from incidents import services
+from incidents.filters import IncidentFilter
+from incidents.models import Incident
+from incidents.selectors import LIST_RELATED, access_incident, incidents_visible_to, timeline_for
+from incidents.serializers import (
+    AssignSerializer,
+    BodySerializer,
+    EmptySerializer,
+    EscalateSerializer,
+    IncidentCreateSerializer,
+    IncidentSerializer,
+    IncidentUpdateSerializer,
+    PrioritiseSerializer,
+    ReasonSerializer,
+    ResolveSerializer,
+    TimelineEventSerializer,
+)
+from servicedesk.api import KeysetPagination
+from servicedesk.errors import Forbidden
+from skills.policy import Action, can, why_not
+
+
+def _action(name, serializer_class, service, policy_action, url_path=None):
+    """A POST /incidents/{reference}/<action>/ endpoint calling `service`. The policy is
+    asked first so that a refused person gets 403 whatever the body; the service asks again."""
+
+    def endpoint(self, request, reference=None):
+        incident = self.get_object()
+        if not can(request.user, policy_action, incident):
+            raise Forbidden(why_not(request.user, policy_action, incident))
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        service(actor=request.user, incident=incident, **serializer.validated_data)
+        return Response(IncidentSerializer(self._reload(incident)).data)
+
+    endpoint.__name__ = name
+    endpoint.__doc__ = service.__doc__
+    schema = extend_schema(request=serializer_class, responses=IncidentSerializer)
+    return action(detail=True, methods=["post"], url_path=url_path)(schema(endpoint))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("ordering", str, enum=["created_at", "-created_at", "priority", "-priority",
+                                                    "resolve_due_at", "-resolve_due_at"]),
+            OpenApiParameter("page_size", int, description="1 to 100; 25 by default."),
+        ]
+    ),
+    create=extend_schema(request=IncidentCreateSerializer, responses={201: IncidentSerializer}),
+    partial_update=extend_schema(request=IncidentUpdateSerializer, responses=IncidentSerializer),
+)
+class IncidentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentFilter
+    pagination_class = KeysetPagination
+    lookup_field = "reference"
+    lookup_value_regex = "INC-[0-9]+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    ordering_fields = ("created_at", "priority", "resolve_due_at")
+    default_ordering = "-created_at"
+
+    def get_queryset(self):
+        return incidents_visible_to(self.request.user)
+
+    def get_object(self):
+        return access_incident(self.request.user, self.kwargs["reference"], queryset=self.get_queryset())
+
+    @staticmethod
+    def _reload(incident):
+        return Incident.objects.select_related(*LIST_RELATED).get(pk=incident.pk)
+
+    def create(self, request):
+        serializer = IncidentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_register(actor=request.user, **serializer.validated_data)
+        return Response(IncidentSerializer(self._reload(incident)).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, reference=None):
+        incident = self.get_object()
+        serializer = IncidentUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.incident_update(actor=request.user, incident=incident, **serializer.validated_data)
+        return Response(IncidentSerializer(self._reload(incident)).data)
+
+    @extend_schema(responses=TimelineEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, reference=None):
+        incident = self.get_object()
+        return Response(TimelineEventSerializer(timeline_for(request.user, incident), many=True).data)
+
+    assign = _action("assign", AssignSerializer, services.incident_assign, Action.ALLOCATE_TEAM)
+    acknowledge = _action("acknowledge", EmptySerializer, services.incident_acknowledge, Action.ACKNOWLEDGE)
+    start = _action("start", EmptySerializer, services.incident_start, Action.START)
+    hold = _action("hold", ReasonSerializer, services.incident_hold, Action.HOLD)
+    resume = _action("resume", EmptySerializer, services.incident_resume, Action.RESUME)
+    prioritise = _action("prioritise", PrioritiseSerializer, services.incident_prioritise, Action.PRIORITISE)
+    escalate = _action("escalate", EscalateSerializer, services.incident_escalate, Action.ESCALATE)
+    resolve = _action("resolve", ResolveSerializer, services.incident_resolve, Action.RESOLVE)
+    close = _action("close", EmptySerializer, services.incident_close, Action.CLOSE)
+    reopen = _action("reopen", ReasonSerializer, services.incident_reopen, Action.REOPEN)
+    cancel = _action("cancel", ReasonSerializer, services.incident_cancel, Action.CANCEL)
+    declare_major = _action("declare_major", ReasonSerializer, services.incident_declare_major, Action.DECLARE_MAJOR, "declare-major")
+    notes = _action("notes", BodySerializer, services.incident_add_note, Action.NOTE)
+    updates = _action("updates", BodySerializer, services.incident_add_public_update, Action.PUBLIC_UPDATE)

@@ -1,0 +1,10 @@
+"""Messages the services raise; tests reuse them."""
+
+NOT_IN_STATE = "Cannot {action} an incident that is {status}."
+ALREADY_ACKNOWLEDGED = "The incident was already acknowledged."
+ALREADY_MAJOR = "The incident is already a major incident."
+ASSIGNEE_NOT_IN_TEAM = "{username} is not a member of the team {team}."
+ASSIGNEE_NOT_STAFF = "{username} is not service desk staff."
+NOTHING_TO_ASSIGN = "Give a team, an assignee or both."
+SAME_TEAM = "The incident is already with {team}."
+ON_BEHALF_NEEDS_STAFF = "Only service desk staff may register an incident for someone else."

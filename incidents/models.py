@@ -1,0 +1,235 @@
+import re
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
+from django.db import models
+from django.db.models import Q
+
+REFERENCE_RE = re.compile(r"^INC-(\d{6,})$")
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    ASSIGNED = "assigned", "Assigned"
+    IN_PROGRESS = "in_progress", "In progress"
+    ON_HOLD = "on_hold", "On hold"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
+OPEN_Q = Q(status__in=OPEN_STATUSES)
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    EMAIL = "email", "Email"
+    API = "api", "API"
+    ALERT = "alert", "Monitoring alert"
+    PHONE = "phone", "Phone"
+
+
+class Level(models.IntegerChoices):
+    HIGH = 1, "1 High"
+    MEDIUM = 2, "2 Medium"
+    LOW = 3, "3 Low"
+
+
+class Incident(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_incidents"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    category = models.ForeignKey("procedures.Category", on_delete=models.PROTECT, related_name="incidents")
+    service = models.ForeignKey(
+        "procedures.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents"
+    )
+    impact = models.PositiveSmallIntegerField(choices=Level.choices)
+    urgency = models.PositiveSmallIntegerField(choices=Level.choices)
+    priority = models.PositiveSmallIntegerField()
+    priority_overridden = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NEW)
+    team = models.ForeignKey("skills.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="incidents")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_incidents"
+    )
+    procedure_version = models.ForeignKey(
+        "procedures.ProcedureVersion", on_delete=models.PROTECT, related_name="incidents"
+    )
+    is_major = models.BooleanField(default=False)
+    is_security = models.BooleanField(default=False)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    response_due_at = models.DateTimeField()
+    resolve_due_at = models.DateTimeField()
+    response_breached = models.BooleanField(default=False)
+    resolution_breached = models.BooleanField(default=False)
+    # Working seconds spent on hold, which move both due times on.
+    held_seconds = models.PositiveIntegerField(default=0)
+    on_hold_since = models.DateTimeField(null=True, blank=True)
+    resolution_code = models.CharField(max_length=40, blank=True)
+    resolution_notes = models.TextField(blank=True)
+    cause = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The default list: newest first, keyset on (created_at, id).
+            models.Index(fields=["created_at", "id"], name="incident_created"),
+            # Queues: open work by team, by person, unassigned; and every status filter.
+            models.Index(fields=["team", "created_at", "id"], condition=OPEN_Q, name="incident_open_team"),
+            models.Index(fields=["team", "status", "created_at", "id"], name="incident_team_status"),
+            models.Index(fields=["assignee", "created_at", "id"], condition=OPEN_Q, name="incident_open_assignee"),
+            models.Index(fields=["status", "created_at", "id"], name="incident_status"),
+            models.Index(
+                fields=["created_at", "id"], condition=OPEN_Q & Q(assignee__isnull=True), name="incident_unassigned"
+            ),
+            models.Index(fields=["priority", "id"], name="incident_priority"),
+            # Sweeps: open incidents by due time, only those not yet marked.
+            models.Index(
+                fields=["response_due_at"],
+                condition=OPEN_Q & Q(acknowledged_at__isnull=True, response_breached=False),
+                name="incident_response_due",
+            ),
+            models.Index(
+                fields=["resolve_due_at"],
+                condition=OPEN_Q & Q(resolution_breached=False),
+                name="incident_resolve_due",
+            ),
+            models.Index(fields=["resolve_due_at", "id"], name="incident_resolve_order"),
+            models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
+            # The full-text index (PostgreSQL only) is made by migration 0002.
+        ]
+        constraints = [
+            models.CheckConstraint(name="priority_1_to_5", condition=Q(priority__gte=1, priority__lte=5)),
+            models.CheckConstraint(name="impact_1_to_3", condition=Q(impact__gte=1, impact__lte=3)),
+            models.CheckConstraint(name="urgency_1_to_3", condition=Q(urgency__gte=1, urgency__lte=3)),
+            models.CheckConstraint(
+                name="assigned_has_assignee", condition=~Q(status="assigned") | Q(assignee__isnull=False)
+            ),
+            models.CheckConstraint(
+                name="on_hold_has_start", condition=~Q(status="on_hold") | Q(on_hold_since__isnull=False)
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("incidents:detail", args=[self.reference])
+
+    @property
+    def reference(self):
+        return f"INC-{self.pk:06d}"
+
+    @staticmethod
+    def pk_from_reference(reference):
+        match = REFERENCE_RE.match(reference or "")
+        return int(match.group(1)) if match else None
+
+    @property
+    def is_open(self):
+        return self.status in OPEN_STATUSES
+
+
+def search_index():
+    """The GIN index behind `q`: the same expression the search query uses."""
+    return GinIndex(SearchVector("title", "description", config="english"), name="incident_search")
+
+
+class TimelineEvent(models.Model):
+    """Append-only: every change, note, update and notification of an incident."""
+
+    class Kind(models.TextChoices):
+        REGISTERED = "registered"
+        ROUTED = "routed"
+        EDITED = "edited"
+        ASSIGNED = "assigned"
+        ACKNOWLEDGED = "acknowledged"
+        STARTED = "started"
+        HELD = "held"
+        RESUMED = "resumed"
+        PRIORITISED = "prioritised"
+        ESCALATED = "escalated"
+        RESOLVED = "resolved"
+        CLOSED = "closed"
+        REOPENED = "reopened"
+        CANCELLED = "cancelled"
+        DECLARED_MAJOR = "declared_major"
+        NOTE = "note"
+        PUBLIC_UPDATE = "public_update"
+        NOTIFIED = "notified"
+        BREACHED = "breached"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    data = models.JSONField(default=dict, blank=True)
+    is_public = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["incident", "at", "id"], name="timeline_incident")]
+
+    def __str__(self):
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Timeline events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Timeline events are append-only.")
+
+
+class OutboundMessage(models.Model):
+    """The transactional outbox: written with the change, delivered after commit."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed for good"
+
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    html = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    # One effect once: the same key is never queued twice.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due"),
+            models.Index(fields=["state", "created_at"], name="outbox_state"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} to {self.to}: {self.subject}"

@@ -1,0 +1,70 @@
+"""Every scoped read of incidents. `access_incident` is the one way to fetch an incident
+for a person: it answers Http404 for what they may not see."""
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Q
+from django.http import Http404
+
+from incidents.models import Incident, TimelineEvent
+from skills.models import Role
+from skills.policy import is_security_responder, level_of
+
+LIST_RELATED = (
+    "category",
+    "service",
+    "team",
+    "assignee",
+    "reporter",
+    "procedure_version__procedure",
+)
+
+
+def incidents_visible_to(actor):
+    queryset = Incident.objects.select_related(*LIST_RELATED)
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return queryset.none()
+    if not is_security_responder(actor):
+        queryset = queryset.filter(is_security=False)
+    if level_of(actor) is not None:
+        return queryset
+    if actor.role == Role.STAKEHOLDER:
+        return queryset.filter(Q(reporter=actor) | Q(service__owner=actor))
+    if actor.role in (Role.REPORTER, Role.INTEGRATION):
+        return queryset.filter(Q(reporter=actor) | Q(created_by=actor))
+    return queryset.none()
+
+
+def access_incident(actor, reference, *, queryset=None):
+    pk = Incident.pk_from_reference(reference)
+    if pk is None:
+        raise Http404("No such incident.")
+    try:
+        return (queryset if queryset is not None else incidents_visible_to(actor)).get(pk=pk)
+    except Incident.DoesNotExist:
+        raise Http404("No such incident.") from None
+
+
+def incidents_search(queryset, text):
+    """Text search on title and description (PostgreSQL full text on an index), or the
+    reference itself."""
+    text = text.strip()
+    pk = Incident.pk_from_reference(text.upper())
+    if pk is not None:
+        return queryset.filter(pk=pk)
+    if not text:
+        return queryset
+    if connection.vendor == "postgresql":
+        vector = SearchVector("title", "description", config="english")
+        return queryset.annotate(search=vector).filter(
+            search=SearchQuery(text, config="english", search_type="websearch")
+        )
+    return queryset.filter(Q(title__icontains=text) | Q(description__icontains=text))
+
+
+def timeline_for(actor, incident):
+    """Events oldest first. People outside the staff see only the public ones."""
+    events = TimelineEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+    if level_of(actor) is None:
+        events = events.filter(is_public=True)
+    return events

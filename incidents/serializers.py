@@ -1,0 +1,117 @@
+from rest_framework import serializers
+
+from incidents.models import Channel, Incident, Level, TimelineEvent
+from procedures.models import Category, Service
+from skills.models import Person, Role, Team
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    procedure = serializers.CharField(source="procedure_version.procedure.slug", read_only=True)
+    procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "reference", "title", "description", "status", "category", "service", "impact", "urgency",
+            "priority", "team", "assignee", "reporter", "channel", "is_major", "is_security", "procedure",
+            "procedure_version", "escalation_level", "response_due_at", "resolve_due_at", "acknowledged_at",
+            "resolved_at", "closed_at", "response_breached", "resolution_breached", "resolution_code",
+            "resolution_notes", "cause", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+def _category_field():
+    return serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+
+
+def _service_field(**kwargs):
+    return serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), **kwargs)
+
+
+class IncidentCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=20000, allow_blank=True, required=False, default="", trim_whitespace=False)
+    category = _category_field()
+    service = _service_field(required=False, allow_null=True, default=None)
+    impact = serializers.ChoiceField(choices=Level.choices)
+    urgency = serializers.ChoiceField(choices=Level.choices)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
+    reporter = serializers.SlugRelatedField(
+        slug_field="username", queryset=Person.objects.filter(is_active=True), required=False, allow_null=True, default=None
+    )
+
+
+class IncidentUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=20000, allow_blank=True, required=False, trim_whitespace=False)
+    category = _category_field()
+    service = _service_field(required=False, allow_null=True)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].required = False
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["This field cannot be changed here."] for name in sorted(unknown)}
+            )
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Nothing to change."]})
+        return attrs
+
+
+class AssignSerializer(serializers.Serializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+    assignee = serializers.SlugRelatedField(
+        slug_field="username", queryset=Person.objects.filter(role=Role.STAFF, is_active=True), required=False
+    )
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Give a team, an assignee or both."]})
+        return attrs
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class PrioritiseSerializer(ReasonSerializer):
+    priority = serializers.ChoiceField(choices=[(p, f"P{p}") for p in range(1, 6)])
+
+
+class EscalateSerializer(ReasonSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+
+
+class ResolveSerializer(serializers.Serializer):
+    resolution_code = serializers.CharField(max_length=40)
+    resolution_notes = serializers.CharField(max_length=20000)
+    cause = serializers.CharField(max_length=20000, required=False, default="", allow_blank=True)
+
+
+class BodySerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=20000, trim_whitespace=False)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["at", "actor", "kind", "data", "is_public"]

@@ -1,0 +1,126 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class IncidentClass(models.TextChoices):
+    MAJOR = "major", "Major incident"
+    SECURITY = "security", "Information or cyber security incident"
+    COMPLEX = "complex", "Complex incident"
+    STANDARD = "standard", "Standard incident"
+    LOW_IMPACT = "low_impact", "Low-impact incident"
+
+
+class Calendar(models.Model):
+    """When the SLA clocks run. No working hours means around the clock (24x7)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    working_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per weekday, e.g. {"mon": [["09:00", "17:00"]]}. Empty: 24x7.',
+    )
+    holidays = models.JSONField(default=list, blank=True, help_text='Dates without working hours: ["2026-12-25"].')
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_24x7(self):
+        return not self.working_hours
+
+
+class Service(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_services"
+    )
+    is_critical = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Procedure(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    incident_class = models.CharField(max_length=20, choices=IncidentClass.choices)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+
+class Category(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="categories")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class ProcedureVersion(models.Model):
+    """One version of a procedure. Level 4 drafts, level 5 publishes; an incident keeps
+    the version it started under."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        RETIRED = "retired", "Retired"
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    team = models.ForeignKey("skills.Team", on_delete=models.PROTECT, related_name="+")
+    calendar = models.ForeignKey(Calendar, on_delete=models.PROTECT, related_name="+")
+    # {"1": {"response": 900, "resolution": 14400}, ... "5": {...}}, in seconds.
+    sla_targets = models.JSONField()
+    escalation = models.JSONField(default=list, blank=True)
+    checklist = models.JSONField(default=list, blank=True)
+    # Minimum SFIA level per action where it differs from the default table.
+    action_levels = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["procedure", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["procedure", "number"], name="procedure_version_number_unique"),
+            models.UniqueConstraint(
+                fields=["procedure"], condition=Q(state="published"), name="one_published_version"
+            ),
+            models.UniqueConstraint(fields=["procedure"], condition=Q(state="draft"), name="one_draft_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.procedure.slug} v{self.number} ({self.state})"
+
+    @property
+    def is_security(self):
+        return self.procedure.incident_class == IncidentClass.SECURITY
+
+    def targets_for(self, priority):
+        target = self.sla_targets[str(priority)]
+        return int(target["response"]), int(target["resolution"])

@@ -1,0 +1,35 @@
+"""The Celery application. Periodic jobs live in `beat_schedule`; every job claims its
+work from PostgreSQL, so a duplicate or lost message changes nothing."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+
+app = Celery("servicedesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    task_default_queue="default",
+    task_routes={
+        "incidents.tasks.sweep_*": {"queue": "sweeps"},
+        "incidents.tasks.deliver_*": {"queue": "notifications"},
+    },
+    timezone="UTC",
+)
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender, **kwargs):
+    from django.conf import settings
+
+    every = float(settings.SLA_SWEEP_SECONDS)
+    sender.conf.beat_schedule = {
+        "deliver-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": every},
+    }
