@@ -1,0 +1,68 @@
+# Firebreak. `make run` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+# Test defaults: the local PostgreSQL and Redis on their standard ports.
+TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/firebreak)
+TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
+TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
+
+.PHONY: help install run test lint bench clean
+
+help:
+	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
+	@echo "make test     set everything up and run ruff, the migrations check and the test suite"
+	@echo "make install  create .venv and install the pinned dependencies"
+	@echo "make bench    run the benchmarks in benchmarks/ (needs PostgreSQL)"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@py="$(PYTHON)"; \
+	if [ -z "$$py" ]; then \
+	  for c in python3.14 python3.13 python3.12 python3; do \
+	    if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then py=$$c; break; fi; \
+	  done; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  echo "Firebreak needs Python 3.12 or newer, and none was found on PATH." >&2; \
+	  echo "Install one, or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.12" >&2; exit 1; \
+	fi; \
+	if ! $$py -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "$$py is Python $$($$py -c 'import platform; print(platform.python_version())'); Firebreak needs 3.12 or newer." >&2; exit 1; \
+	fi; \
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then rm -rf $(VENV); fi; \
+	[ -x $(PY) ] || { echo "Creating $(VENV) with $$py"; $$py -m venv $(VENV); } || exit 1; \
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip && \
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["dev"]))' > $(VENV)/requirements.txt && \
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r $(VENV)/requirements.txt && \
+	touch $(STAMP)
+
+run: install
+	@export DEBUG=$${DEBUG:-true}; \
+	$(PY) manage.py migrate --noinput -v0 && \
+	$(PY) manage.py seed_demo && \
+	exec $(PY) manage.py runstack
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
+	  SECRET_KEY=$${SECRET_KEY:-test-secret-key-not-for-production} DEBUG=false EMAIL_HOST= ; \
+	set -e; \
+	echo "== ruff"; $(BIN)/ruff check .; \
+	echo "== makemigrations --check"; $(PY) manage.py makemigrations --check --dry-run; \
+	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
