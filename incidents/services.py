@@ -354,14 +354,14 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
     if team is None:
         incident.escalation_level += 1
         _save(incident, now, "escalation_level")
-        _event(incident, actor, Kind.ESCALATED, now, kind="hierarchical", level=incident.escalation_level, reason=reason)
+        _event(incident, actor, Kind.ESCALATED, now, mode="hierarchical", level=incident.escalation_level, reason=reason)
         return incident
     before = _slug(incident.team)
     incident.team, incident.assignee = team, None
     if incident.status == Status.ASSIGNED:
         incident.status = Status.NEW
     _save(incident, now, "team", "assignee", "status")
-    _event(incident, actor, Kind.ESCALATED, now, kind="functional", before=before, after=team.slug, reason=reason)
+    _event(incident, actor, Kind.ESCALATED, now, mode="functional", before=before, after=team.slug, reason=reason)
     return incident
 
 

@@ -87,7 +87,7 @@ class Command(BaseCommand):
     def _stop(self, processes):
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()  # the leader stops its own children (gunicorn and celery workers)
         deadline = time.monotonic() + 15
         for process in processes.values():
             try:

@@ -1,0 +1,191 @@
+"""Browser forms. They parse and validate input only; the services decide and change."""
+
+from django import forms
+
+from incidents.models import OPEN_STATUSES, Incident, Level, Status
+from skills.models import Person, Role, Team
+
+PRIORITY_CHOICES = [(p, f"P{p}") for p in range(1, 6)]
+
+
+def _staff():
+    return Person.objects.filter(role=Role.STAFF, is_active=True).order_by("username")
+
+
+def _reason(label="Reason"):
+    return forms.CharField(label=label, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+# --- the queue --------------------------------------------------------------------------
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters. Blank status means the open ones; `all` means every status."""
+
+    OPEN, ALL = "", "all"
+    MINE = "mine"
+
+    q = forms.CharField(label="Search", max_length=200, required=False)
+    status = forms.ChoiceField(
+        choices=[(OPEN, "Open"), (ALL, "Any status"), *Status.choices], required=False
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any team"
+    )
+    priority = forms.TypedChoiceField(
+        choices=[("", "Any priority"), *PRIORITY_CHOICES], coerce=int, empty_value=None, required=False
+    )
+    assignee = forms.ChoiceField(
+        label="Assignee", choices=[("", "Anyone"), (MINE, "Assigned to me")], required=False
+    )
+
+    def filter_data(self, person):
+        """The query for `IncidentFilter`, from the cleaned values."""
+        data = self.cleaned_data
+        query = {}
+        if data.get("status") == self.ALL:
+            pass
+        elif data.get("status"):
+            query["status"] = [data["status"]]
+        else:
+            query["status"] = [status.value for status in OPEN_STATUSES]
+        if data.get("team"):
+            query["team"] = data["team"].slug
+        if data.get("priority"):
+            query["priority"] = [str(data["priority"])]
+        if data.get("assignee") == self.MINE:
+            query["assignee"] = person.username
+        if data.get("q"):
+            query["q"] = data["q"]
+        return query
+
+
+# --- registration ------------------------------------------------------------------------
+
+
+class IncidentRegisterForm(forms.ModelForm):
+    """Report an incident. Staff may name the person who reported it (a username)."""
+
+    reporter = forms.ModelChoiceField(
+        queryset=Person.objects.filter(is_active=True),
+        to_field_name="username",
+        required=False,
+        label="Reported by",
+        help_text="A username. Leave blank if you are reporting it yourself.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        error_messages={"invalid_choice": "There is no active person with that username."},
+    )
+
+    class Meta:
+        model = Incident
+        fields = ["title", "description", "category", "service", "impact", "urgency", "reporter"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+        help_texts = {
+            "impact": "How widely it is felt: 1 many people or a critical service, 3 one person.",
+            "urgency": "How soon it hurts: 1 now, 3 it can wait.",
+        }
+
+    def __init__(self, *args, may_name_reporter=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_name_reporter:
+            del self.fields["reporter"]
+        self.fields["category"].empty_label = "Choose a category"
+        self.fields["service"].empty_label = "Not sure / none"
+        self.fields["impact"].choices = Level.choices
+        self.fields["urgency"].choices = Level.choices
+        self.fields["impact"].initial = Level.MEDIUM
+        self.fields["urgency"].initial = Level.MEDIUM
+
+    def _post_clean(self):
+        # Skip ModelForm's instance validation: the service builds and checks the incident.
+        pass
+
+    def service_kwargs(self):
+        data = self.cleaned_data
+        kwargs = {name: data[name] for name in ("title", "description", "category", "service", "impact", "urgency")}
+        kwargs["reporter"] = data.get("reporter")
+        return kwargs
+
+
+# --- actions on an incident --------------------------------------------------------------
+
+
+class EmptyForm(forms.Form):
+    pass
+
+
+class AssignForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Keep the team"
+    )
+    assignee = forms.ModelChoiceField(
+        queryset=_staff(),
+        to_field_name="username",
+        required=False,
+        empty_label="Nobody yet",
+        error_messages={"invalid_choice": "There is no active staff member with that username."},
+    )
+
+    def __init__(self, *args, team_staff=None, may_allocate_person=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_allocate_person:
+            del self.fields["assignee"]
+        elif team_staff is not None:
+            # Offer the incident's team; any staff member still validates, and the service
+            # says why one from another team does not fit.
+            self.fields["assignee"].widget.choices = [("", "Nobody yet")] + [
+                (person.username, f"{person} ({person.username})") for person in team_staff
+            ]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("team") and not data.get("assignee"):
+            raise forms.ValidationError("Choose a team, a person or both.")
+        return data
+
+    def service_kwargs(self):
+        return {"team": self.cleaned_data.get("team"), "assignee": self.cleaned_data.get("assignee")}
+
+
+class ReasonForm(forms.Form):
+    reason = _reason()
+
+
+class PrioritiseForm(forms.Form):
+    priority = forms.TypedChoiceField(choices=PRIORITY_CHOICES, coerce=int)
+    reason = _reason("Why this priority")
+
+
+class EscalateForm(forms.Form):
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        label="Hand to team",
+        empty_label="No: raise the escalation level",
+    )
+    reason = _reason()
+
+
+class ResolveForm(forms.Form):
+    resolution_code = forms.CharField(
+        max_length=40,
+        label="Resolution code",
+        widget=forms.TextInput(attrs={"list": "resolution-codes"}),
+    )
+    resolution_notes = forms.CharField(
+        max_length=20000, label="What was done", widget=forms.Textarea(attrs={"rows": 3})
+    )
+    cause = forms.CharField(
+        max_length=20000, required=False, label="Cause (if known)", widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class BodyForm(forms.Form):
+    body = forms.CharField(max_length=20000, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Write something.")
+        return body
