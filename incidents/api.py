@@ -12,9 +12,12 @@ from incidents.selectors import LIST_RELATED, access_incident, incidents_visible
 from incidents.serializers import (
     AssignSerializer,
     BodySerializer,
+    CloseSerializer,
+    DeadlineMetSerializer,
     EmptySerializer,
     EscalateSerializer,
     IncidentCreateSerializer,
+    IncidentDetailSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
     PrioritiseSerializer,
@@ -38,11 +41,11 @@ def _action(name, serializer_class, service, policy_action, url_path=None):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         service(actor=request.user, incident=incident, **serializer.validated_data)
-        return Response(IncidentSerializer(self._reload(incident)).data)
+        return Response(IncidentDetailSerializer(self._reload(incident)).data)
 
     endpoint.__name__ = name
     endpoint.__doc__ = service.__doc__
-    schema = extend_schema(request=serializer_class, responses=IncidentSerializer)
+    schema = extend_schema(request=serializer_class, responses=IncidentDetailSerializer)
     return action(detail=True, methods=["post"], url_path=url_path)(schema(endpoint))
 
 
@@ -54,8 +57,9 @@ def _action(name, serializer_class, service, policy_action, url_path=None):
             OpenApiParameter("page_size", int, description="1 to 100; 25 by default."),
         ]
     ),
-    create=extend_schema(request=IncidentCreateSerializer, responses={201: IncidentSerializer}),
-    partial_update=extend_schema(request=IncidentUpdateSerializer, responses=IncidentSerializer),
+    create=extend_schema(request=IncidentCreateSerializer, responses={201: IncidentDetailSerializer}),
+    retrieve=extend_schema(responses=IncidentDetailSerializer),
+    partial_update=extend_schema(request=IncidentUpdateSerializer, responses=IncidentDetailSerializer),
 )
 class IncidentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -77,20 +81,27 @@ class IncidentViewSet(
 
     @staticmethod
     def _reload(incident):
-        return Incident.objects.select_related(*LIST_RELATED).get(pk=incident.pk)
+        return (
+            Incident.objects.select_related(*LIST_RELATED)
+            .prefetch_related("tasks__done_by", "deadlines__met_by")
+            .get(pk=incident.pk)
+        )
+
+    def retrieve(self, request, reference=None):
+        return Response(IncidentDetailSerializer(self._reload(self.get_object())).data)
 
     def create(self, request):
         serializer = IncidentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_register(actor=request.user, **serializer.validated_data)
-        return Response(IncidentSerializer(self._reload(incident)).data, status=status.HTTP_201_CREATED)
+        return Response(IncidentDetailSerializer(self._reload(incident)).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, reference=None):
         incident = self.get_object()
         serializer = IncidentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.incident_update(actor=request.user, incident=incident, **serializer.validated_data)
-        return Response(IncidentSerializer(self._reload(incident)).data)
+        return Response(IncidentDetailSerializer(self._reload(incident)).data)
 
     @extend_schema(responses=TimelineEventSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -106,9 +117,29 @@ class IncidentViewSet(
     prioritise = _action("prioritise", PrioritiseSerializer, services.incident_prioritise, Action.PRIORITISE)
     escalate = _action("escalate", EscalateSerializer, services.incident_escalate, Action.ESCALATE)
     resolve = _action("resolve", ResolveSerializer, services.incident_resolve, Action.RESOLVE)
-    close = _action("close", EmptySerializer, services.incident_close, Action.CLOSE)
+    close = _action("close", CloseSerializer, services.incident_close, Action.CLOSE)
     reopen = _action("reopen", ReasonSerializer, services.incident_reopen, Action.REOPEN)
     cancel = _action("cancel", ReasonSerializer, services.incident_cancel, Action.CANCEL)
     declare_major = _action("declare_major", ReasonSerializer, services.incident_declare_major, Action.DECLARE_MAJOR, "declare-major")
     notes = _action("notes", BodySerializer, services.incident_add_note, Action.NOTE)
     updates = _action("updates", BodySerializer, services.incident_add_public_update, Action.PUBLIC_UPDATE)
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path=r"tasks/(?P<position>[0-9]+)/done")
+    def task_done(self, request, reference=None, position=None):
+        """Mark a checklist task done."""
+        incident = self.get_object()
+        services.incident_complete_task(actor=request.user, incident=incident, position=int(position))
+        return Response(IncidentDetailSerializer(self._reload(incident)).data)
+
+    @extend_schema(request=DeadlineMetSerializer, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path=r"deadlines/(?P<deadline_id>[0-9]+)/met")
+    def deadline_met(self, request, reference=None, deadline_id=None):
+        """Record that a named deadline (such as notifying the regulator) was met."""
+        incident = self.get_object()
+        serializer = DeadlineMetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.incident_meet_deadline(
+            actor=request.user, incident=incident, deadline_id=int(deadline_id), **serializer.validated_data
+        )
+        return Response(IncidentDetailSerializer(self._reload(incident)).data)

@@ -6,8 +6,9 @@ from incidents.selectors import incidents_search
 
 
 class IncidentFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=Status.choices)
-    priority = filters.MultipleChoiceFilter(choices=[(p, str(p)) for p in range(1, 6)])
+    # No joins can duplicate rows here, so no DISTINCT (which would defeat the indexes).
+    status = filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
+    priority = filters.MultipleChoiceFilter(choices=[(p, str(p)) for p in range(1, 6)], distinct=False)
     team = filters.CharFilter(field_name="team__slug")
     assignee = filters.CharFilter(field_name="assignee__username")
     category = filters.CharFilter(field_name="category__slug")

@@ -151,6 +151,13 @@ class ReasonForm(forms.Form):
     reason = _reason()
 
 
+class CloseForm(forms.Form):
+    override_reason = forms.CharField(
+        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label="Override reason", help_text="Only to close with mandatory tasks open (level 4).",
+    )  # fmt: skip
+
+
 class PrioritiseForm(forms.Form):
     priority = forms.TypedChoiceField(choices=PRIORITY_CHOICES, coerce=int)
     reason = _reason("Why this priority")

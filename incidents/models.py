@@ -66,6 +66,11 @@ class Incident(models.Model):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     response_due_at = models.DateTimeField()
     resolve_due_at = models.DateTimeField()
+    # When each clock turns to warning (the procedure's share of the target).
+    response_warn_at = models.DateTimeField()
+    resolve_warn_at = models.DateTimeField()
+    # The escalation policy as it was when the incident started: later edits never apply.
+    escalation_policy = models.JSONField(default=list, blank=True)
     response_breached = models.BooleanField(default=False)
     resolution_breached = models.BooleanField(default=False)
     # Working seconds spent on hold, which move both due times on.
@@ -105,6 +110,15 @@ class Incident(models.Model):
                 name="incident_resolve_due",
             ),
             models.Index(fields=["resolve_due_at", "id"], name="incident_resolve_order"),
+            # Breaching soon: open incidents by the moment their clock turns to warning.
+            models.Index(
+                fields=["resolve_warn_at"], condition=OPEN_Q & Q(resolution_breached=False), name="incident_resolve_warn"
+            ),
+            models.Index(
+                fields=["response_warn_at"],
+                condition=OPEN_Q & Q(acknowledged_at__isnull=True, response_breached=False),
+                name="incident_response_warn",
+            ),
             models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
             # The full-text index (PostgreSQL only) is made by migration 0002.
         ]
@@ -170,6 +184,8 @@ class TimelineEvent(models.Model):
         PUBLIC_UPDATE = "public_update"
         NOTIFIED = "notified"
         BREACHED = "breached"
+        TASK_DONE = "task_done"
+        DEADLINE_MET = "deadline_met"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -193,6 +209,50 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only.")
+
+
+class IncidentTask(models.Model):
+    """A step of the procedure's checklist, to be done on this incident."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    mandatory = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["incident", "position"]
+        constraints = [models.UniqueConstraint(fields=["incident", "position"], name="task_position_unique")]
+
+    def __str__(self):
+        return self.title
+
+
+class IncidentDeadline(models.Model):
+    """A named deadline such as a regulator's notification window."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="deadlines")
+    name = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    met_at = models.DateTimeField(null=True, blank=True)
+    met_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    breached = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["incident", "due_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(met_at__isnull=True, breached=False), name="deadline_due"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
 
 
 class OutboundMessage(models.Model):

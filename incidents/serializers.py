@@ -1,6 +1,8 @@
+from django.utils import timezone
 from rest_framework import serializers
 
-from incidents.models import Channel, Incident, Level, TimelineEvent
+from incidents import clocks
+from incidents.models import Channel, Incident, IncidentDeadline, IncidentTask, Level, TimelineEvent
 from procedures.models import Category, Service
 from skills.models import Person, Role, Team
 
@@ -14,16 +16,57 @@ class IncidentSerializer(serializers.ModelSerializer):
     reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
     procedure = serializers.CharField(source="procedure_version.procedure.slug", read_only=True)
     procedure_version = serializers.IntegerField(source="procedure_version.number", read_only=True)
+    response_clock = serializers.SerializerMethodField()
+    resolution_clock = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
         fields = [
             "reference", "title", "description", "status", "category", "service", "impact", "urgency",
             "priority", "team", "assignee", "reporter", "channel", "is_major", "is_security", "procedure",
-            "procedure_version", "escalation_level", "response_due_at", "resolve_due_at", "acknowledged_at",
+            "procedure_version", "escalation_level", "response_due_at", "resolve_due_at", "response_warn_at",
+            "resolve_warn_at", "response_clock", "resolution_clock", "acknowledged_at",
             "resolved_at", "closed_at", "response_breached", "resolution_breached", "resolution_code",
             "resolution_notes", "cause", "created_at", "updated_at",
         ]  # fmt: skip
+        read_only_fields = fields
+
+    def _now(self):
+        if "now" not in self.context:
+            self.context["now"] = timezone.now()
+        return self.context["now"]
+
+    def get_response_clock(self, incident) -> str:
+        return clocks.response_clock(incident, self._now())
+
+    def get_resolution_clock(self, incident) -> str:
+        return clocks.resolution_clock(incident, self._now())
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = IncidentTask
+        fields = ["position", "title", "mandatory", "done_at", "done_by"]
+
+
+class DeadlineSerializer(serializers.ModelSerializer):
+    met_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = IncidentDeadline
+        fields = ["id", "name", "due_at", "met_at", "met_by", "breached"]
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    """The detail view adds the checklist, the named deadlines and the escalation policy."""
+
+    tasks = TaskSerializer(many=True, read_only=True)
+    deadlines = DeadlineSerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "escalation_policy", "tasks", "deadlines"]
         read_only_fields = fields
 
 
@@ -103,6 +146,14 @@ class ResolveSerializer(serializers.Serializer):
     resolution_code = serializers.CharField(max_length=40)
     resolution_notes = serializers.CharField(max_length=20000)
     cause = serializers.CharField(max_length=20000, required=False, default="", allow_blank=True)
+
+
+class CloseSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(max_length=2000, required=False, default="")
+
+
+class DeadlineMetSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 
 
 class BodySerializer(serializers.Serializer):

@@ -2,19 +2,28 @@
 state guarded, the policy asked, a timeline event written, messages queued in the outbox."""
 
 import logging
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import errors
-from incidents.models import OPEN_STATUSES, Incident, OutboundMessage, Status, TimelineEvent
+from incidents import errors, lifecycle
+from incidents.models import (
+    Incident,
+    IncidentDeadline,
+    IncidentTask,
+    OutboundMessage,
+    Status,
+    TimelineEvent,
+)
 from procedures.priority import priority_for
-from procedures.selectors import procedure_version_in_force
-from procedures.sla import due_times, working_seconds_between
+from procedures.routing import route
+from procedures.selectors import priority_matrix, procedure_version_in_force
+from procedures.sla import sla_times, working_seconds_between
 from servicedesk.errors import Conflict, Forbidden
-from skills.models import Role
-from skills.policy import Action, can, level_of, why_not
+from skills.models import Role, Team
+from skills.policy import Action, can, why_not
 
 logger = logging.getLogger(__name__)
 Kind = TimelineEvent.Kind
@@ -28,8 +37,9 @@ def _require(actor, action, incident=None):
         raise Forbidden(why_not(actor, action, incident))
 
 
-def _guard(incident, allowed, verb):
-    if incident.status not in allowed:
+def _guard(incident, name, verb=None):
+    if incident.status not in lifecycle.STATES[name]:
+        verb = verb or name
         raise Conflict(
             errors.NOT_IN_STATE.format(action=verb, status=incident.get_status_display().lower()),
             status=incident.status,
@@ -64,10 +74,13 @@ def _username(person):
     return person.username if person is not None else None
 
 
+SLA_FIELDS = ("response_due_at", "resolve_due_at", "response_warn_at", "resolve_warn_at")
+
+
 def _refresh_due_times(incident):
-    incident.response_due_at, incident.resolve_due_at = due_times(
-        incident.procedure_version, incident.priority, incident.created_at, incident.held_seconds
-    )
+    times = sla_times(incident.procedure_version, incident.priority, incident.created_at, incident.held_seconds)
+    for name in SLA_FIELDS:
+        setattr(incident, name, getattr(times, name))
 
 
 def _queue_email(incident, *, to, subject, body, key, now):
@@ -113,45 +126,64 @@ def _validate_assignee(assignee, team):
 # --- registration and editing ------------------------------------------------------------
 
 
+def _route(incident, version, now, actor=None):
+    """Apply the version's routing rules and explain the choice on the timeline."""
+    decision = route(
+        version, category=incident.category, service=incident.service, title=incident.title,
+        description=incident.description, channel=incident.channel, impact=incident.impact,
+    )  # fmt: skip
+    team = version.team if decision.team_slug == version.team.slug else Team.objects.get(slug=decision.team_slug)
+    incident.procedure_version, incident.team, incident.impact = version, team, decision.impact
+    incident.is_security = version.is_security
+    incident.escalation_policy = list(version.escalation)
+    return decision
+
+
+def _routed_event(incident, decision, raised_from, now):
+    version = incident.procedure_version
+    data = {
+        "team": incident.team.slug, "procedure": version.procedure.slug, "version": version.number,
+        "rule": decision.rule, "priority": incident.priority,
+        "response_due_at": incident.response_due_at.isoformat(), "resolve_due_at": incident.resolve_due_at.isoformat(),
+    }  # fmt: skip
+    if raised_from != incident.impact:
+        data["impact"] = {"before": raised_from, "after": incident.impact}
+    _event(incident, None, Kind.ROUTED, now, **data)
+
+
 @transaction.atomic
 def incident_register(
     *, actor, title, category, impact, urgency, description="", service=None, channel="web", reporter=None, now=None
 ):
     now = now or timezone.now()
     _require(actor, Action.REGISTER)
-    if reporter is not None and reporter != actor and level_of(actor) is None:
+    if reporter is not None and reporter != actor and not can(actor, Action.REGISTER_FOR_OTHERS):
         raise Forbidden(errors.ON_BEHALF_NEEDS_STAFF)
     version = procedure_version_in_force(category)
     incident = Incident(
-        title=title,
-        description=description,
-        reporter=reporter or actor,
-        created_by=actor,
-        channel=channel,
-        category=category,
-        service=service,
-        impact=impact,
-        urgency=urgency,
-        priority=priority_for(impact, urgency),
-        team=version.team,
-        procedure_version=version,
-        is_security=version.is_security,
-        created_at=now,
-        updated_at=now,
-    )
+        title=title, description=description, reporter=reporter or actor, created_by=actor, channel=channel,
+        category=category, service=service, impact=impact, urgency=urgency, created_at=now, updated_at=now,
+    )  # fmt: skip
+    decision = _route(incident, version, now)
+    incident.priority = priority_for(incident.impact, urgency, priority_matrix())
     _refresh_due_times(incident)
     incident.save()
+    IncidentTask.objects.bulk_create(
+        IncidentTask(incident=incident, position=n, title=item["title"], mandatory=item.get("mandatory", False))
+        for n, item in enumerate(version.checklist or (), 1)
+    )
+    IncidentDeadline.objects.bulk_create(
+        IncidentDeadline(
+            # Regulators count calendar time from detection, not working time.
+            incident=incident, name=item["name"], due_at=now + timedelta(seconds=item["after"])
+        )
+        for item in version.deadlines or ()
+    )
     _event(
         incident, actor, Kind.REGISTERED, now, public=True,
-        channel=channel, priority=incident.priority, impact=impact, urgency=urgency,
-        category=category.slug, service=_slug(service),
+        channel=channel, impact=impact, urgency=urgency, category=category.slug, service=_slug(service),
     )  # fmt: skip
-    _event(
-        incident, None, Kind.ROUTED, now,
-        team=version.team.slug, procedure=version.procedure.slug, version=version.number,
-        rule="the procedure's default team",
-        response_due_at=incident.response_due_at.isoformat(), resolve_due_at=incident.resolve_due_at.isoformat(),
-    )  # fmt: skip
+    _routed_event(incident, decision, impact, now)
     return incident
 
 
@@ -168,7 +200,7 @@ def incident_update(*, actor, incident, now=None, **changes):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.EDIT, incident)
-    _guard(incident, OPEN_STATUSES, "edit")
+    _guard(incident, "edit")
     before, after, fields = {}, {}, set()
     for name, value in changes.items():
         old = getattr(incident, name)
@@ -179,30 +211,27 @@ def incident_update(*, actor, incident, now=None, **changes):
             fields.add(name)
     if not fields:
         return incident
-    if "category" in fields and incident.status == Status.NEW and incident.assignee_id is None:
-        version = procedure_version_in_force(incident.category)
-        incident.procedure_version, incident.team = version, version.team
-        incident.is_security = version.is_security
-        fields |= {"procedure_version", "team", "is_security"}
-        _event(
-            incident, None, Kind.ROUTED, now,
-            team=version.team.slug, procedure=version.procedure.slug, version=version.number,
-            rule="the procedure's default team",
-        )  # fmt: skip
+    rerouted = None
+    if fields & {"category", "service", "title", "description"} and incident.status == Status.NEW and incident.assignee_id is None:
+        impact_before = incident.impact
+        rerouted = _route(incident, procedure_version_in_force(incident.category), now)
+        fields |= {"procedure_version", "team", "is_security", "escalation_policy", "impact"}
     elif "category" in fields and incident.category.procedure.incident_class == "security":
         incident.is_security = True  # never let a security incident stay visible to all
         fields.add("is_security")
     if not incident.priority_overridden and fields & {"impact", "urgency"}:
-        new_priority = priority_for(incident.impact, incident.urgency)
+        new_priority = priority_for(incident.impact, incident.urgency, priority_matrix())
         if new_priority != incident.priority:
             before["priority"], after["priority"] = incident.priority, new_priority
             incident.priority = new_priority
             fields.add("priority")
     if fields & {"priority", "procedure_version"}:
         _refresh_due_times(incident)
-        fields |= {"response_due_at", "resolve_due_at"}
+        fields |= set(SLA_FIELDS)
     _save(incident, now, *fields)
     _event(incident, actor, Kind.EDITED, now, before=before, after=after)
+    if rerouted is not None:
+        _routed_event(incident, rerouted, impact_before, now)
     return incident
 
 
@@ -217,7 +246,7 @@ def incident_assign(*, actor, incident, team=None, assignee=None, now=None):
         raise ValidationError({"non_field_errors": [errors.NOTHING_TO_ASSIGN]})
     now = now or timezone.now()
     incident = _lock(incident)
-    _guard(incident, OPEN_STATUSES, "assign")
+    _guard(incident, "assign")
     changing_team = team is not None and team.pk != incident.team_id
     if changing_team:
         begun = incident.status != Status.NEW
@@ -262,7 +291,7 @@ def incident_acknowledge(*, actor, incident, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.ACKNOWLEDGE, incident)
-    _guard(incident, OPEN_STATUSES, "acknowledge")
+    _guard(incident, "acknowledge")
     if incident.acknowledged_at is not None:
         raise Conflict(errors.ALREADY_ACKNOWLEDGED, status=incident.status)
     fields = set()
@@ -276,7 +305,7 @@ def incident_start(*, actor, incident, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.START, incident)
-    _guard(incident, (Status.NEW, Status.ASSIGNED), "start work on")
+    _guard(incident, "start", "start work on")
     fields = {"status"}
     if incident.assignee_id is None:
         _validate_assignee(actor, incident.team)
@@ -296,7 +325,7 @@ def incident_hold(*, actor, incident, reason, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.HOLD, incident)
-    _guard(incident, (Status.IN_PROGRESS,), "put on hold")
+    _guard(incident, "hold", "put on hold")
     incident.status, incident.on_hold_since = Status.ON_HOLD, now
     _save(incident, now, "status", "on_hold_since")
     _event(incident, actor, Kind.HELD, now, public=True, reason=reason)
@@ -316,10 +345,10 @@ def incident_resume(*, actor, incident, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.RESUME, incident)
-    _guard(incident, (Status.ON_HOLD,), "resume")
+    _guard(incident, "resume")
     held = _end_hold(incident, now)
     incident.status = Status.IN_PROGRESS
-    _save(incident, now, "status", "on_hold_since", "held_seconds", "response_due_at", "resolve_due_at")
+    _save(incident, now, "status", "on_hold_since", "held_seconds", *SLA_FIELDS)
     _event(
         incident, actor, Kind.RESUMED, now, public=True,
         held_seconds=held, resolve_due_at=incident.resolve_due_at.isoformat(),
@@ -332,11 +361,11 @@ def incident_prioritise(*, actor, incident, priority, reason, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.PRIORITISE, incident)
-    _guard(incident, OPEN_STATUSES, "prioritise")
+    _guard(incident, "prioritise")
     before = incident.priority
     incident.priority, incident.priority_overridden = priority, True
     _refresh_due_times(incident)
-    _save(incident, now, "priority", "priority_overridden", "response_due_at", "resolve_due_at")
+    _save(incident, now, "priority", "priority_overridden", *SLA_FIELDS)
     _event(incident, actor, Kind.PRIORITISED, now, before=before, after=priority, reason=reason)
     return incident
 
@@ -348,7 +377,7 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.ESCALATE, incident)
-    _guard(incident, OPEN_STATUSES, "escalate")
+    _guard(incident, "escalate")
     if team is not None and team.pk == incident.team_id:
         raise ValidationError({"team": [errors.SAME_TEAM.format(team=team.slug)]})
     if team is None:
@@ -370,11 +399,11 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.RESOLVE, incident)
-    _guard(incident, (Status.IN_PROGRESS, Status.ON_HOLD), "resolve")
+    _guard(incident, "resolve")
     fields = {"status", "resolved_at", "resolution_code", "resolution_notes", "cause"}
     if incident.status == Status.ON_HOLD:
         _end_hold(incident, now)
-        fields |= {"on_hold_since", "held_seconds", "response_due_at", "resolve_due_at"}
+        fields |= {"on_hold_since", "held_seconds", *SLA_FIELDS}
     if now > incident.resolve_due_at and not incident.resolution_breached:
         incident.resolution_breached = True
         fields.add("resolution_breached")
@@ -398,14 +427,58 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
 
 
 @transaction.atomic
-def incident_close(*, actor, incident, now=None):
+def incident_close(*, actor, incident, override_reason="", now=None):
+    """Close a resolved incident. The procedure's mandatory tasks must be done, unless a
+    level 4 person overrides the checklist with a reason."""
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.CLOSE, incident)
-    _guard(incident, (Status.RESOLVED,), "close")
+    _guard(incident, "close")
+    open_tasks = list(incident.tasks.filter(mandatory=True, done_at__isnull=True).values_list("title", flat=True))
+    if open_tasks and not override_reason:
+        raise Conflict(errors.TASKS_OPEN.format(tasks="; ".join(open_tasks)), status=incident.status)
+    if open_tasks:
+        _require(actor, Action.OVERRIDE_CHECKLIST, incident)
     incident.status, incident.closed_at = Status.CLOSED, now
     _save(incident, now, "status", "closed_at")
-    _event(incident, actor, Kind.CLOSED, now, public=True)
+    data = {"override_reason": override_reason, "open_tasks": open_tasks} if open_tasks else {}
+    _event(incident, actor, Kind.CLOSED, now, public=True, **data)
+    return incident
+
+
+@transaction.atomic
+def incident_complete_task(*, actor, incident, position, now=None):
+    now = now or timezone.now()
+    incident = _lock(incident)
+    _require(actor, Action.COMPLETE_TASK, incident)
+    _guard(incident, "complete-task", "complete a task on")
+    task = incident.tasks.filter(position=position).first()
+    if task is None:
+        raise ValidationError({"task": [errors.NO_SUCH_TASK.format(position=position)]})
+    if task.done_at is not None:
+        raise Conflict(errors.TASK_DONE.format(title=task.title), status=incident.status)
+    task.done_at, task.done_by = now, actor
+    task.save(update_fields=["done_at", "done_by"])
+    _save(incident, now)
+    _event(incident, actor, Kind.TASK_DONE, now, task=task.title, position=position)
+    return incident
+
+
+@transaction.atomic
+def incident_meet_deadline(*, actor, incident, deadline_id, note="", now=None):
+    """Record that a named deadline (such as notifying the regulator) was met."""
+    now = now or timezone.now()
+    incident = _lock(incident)
+    _require(actor, Action.RECORD_DEADLINE, incident)
+    deadline = incident.deadlines.filter(pk=deadline_id).first()
+    if deadline is None:
+        raise ValidationError({"deadline": [errors.NO_SUCH_DEADLINE]})
+    if deadline.met_at is not None:
+        raise Conflict(errors.DEADLINE_MET.format(name=deadline.name), status=incident.status)
+    deadline.met_at, deadline.met_by = now, actor
+    deadline.save(update_fields=["met_at", "met_by"])
+    _save(incident, now)
+    _event(incident, actor, Kind.DEADLINE_MET, now, deadline=deadline.name, late=now > deadline.due_at, note=note)
     return incident
 
 
@@ -414,7 +487,7 @@ def incident_reopen(*, actor, incident, reason, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.REOPEN, incident)
-    _guard(incident, (Status.RESOLVED,), "reopen")
+    _guard(incident, "reopen")
     incident.status, incident.resolved_at = Status.IN_PROGRESS, None
     fields = ["status", "resolved_at"]
     if incident.assignee_id is None:
@@ -431,7 +504,7 @@ def incident_cancel(*, actor, incident, reason, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.CANCEL, incident)
-    _guard(incident, OPEN_STATUSES, "cancel")
+    _guard(incident, "cancel")
     before = incident.status
     incident.status, incident.on_hold_since = Status.CANCELLED, None
     incident.closed_at = now
@@ -445,7 +518,7 @@ def incident_declare_major(*, actor, incident, reason, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.DECLARE_MAJOR, incident)
-    _guard(incident, OPEN_STATUSES, "declare a major incident on")
+    _guard(incident, "declare-major", "declare a major incident on")
     if incident.is_major:
         raise Conflict(errors.ALREADY_MAJOR, status=incident.status)
     incident.is_major = True
@@ -485,7 +558,7 @@ def incident_add_public_update(*, actor, incident, body, now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.PUBLIC_UPDATE, incident)
-    _guard(incident, (*OPEN_STATUSES, Status.RESOLVED), "post an update on")
+    _guard(incident, "updates", "post an update on")
     event = _event(incident, actor, Kind.PUBLIC_UPDATE, now, public=True, body=body)
     _save(incident, now)
     recipients = {incident.reporter}

@@ -17,10 +17,11 @@ class Calendar(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
     timezone = models.CharField(max_length=64, default="UTC")
+    around_the_clock = models.BooleanField(default=False, help_text="24x7: every second counts.")
     working_hours = models.JSONField(
         default=dict,
         blank=True,
-        help_text='Per weekday, e.g. {"mon": [["09:00", "17:00"]]}. Empty: 24x7.',
+        help_text='Per weekday, in the calendar\'s time zone: {"mon": [["09:00", "17:00"]]}.',
     )
     holidays = models.JSONField(default=list, blank=True, help_text='Dates without working hours: ["2026-12-25"].')
 
@@ -32,7 +33,14 @@ class Calendar(models.Model):
 
     @property
     def is_24x7(self):
-        return not self.working_hours
+        return self.around_the_clock
+
+    def clean(self):
+        from procedures import validation
+
+        validation.clean_timezone(self.timezone)
+        self.working_hours = validation.clean_working_hours(self.working_hours, self.around_the_clock)
+        self.holidays = validation.clean_holidays(self.holidays)
 
 
 class Service(models.Model):
@@ -95,6 +103,13 @@ class ProcedureVersion(models.Model):
     checklist = models.JSONField(default=list, blank=True)
     # Minimum SFIA level per action where it differs from the default table.
     action_levels = models.JSONField(default=dict, blank=True)
+    # Ordered, first match wins; no match: `team`.
+    routing_rules = models.JSONField(default=list, blank=True)
+    # Named deadlines from detection, e.g. a regulator's 72 hours.
+    deadlines = models.JSONField(default=list, blank=True)
+    warning_percent = models.PositiveSmallIntegerField(
+        default=75, help_text="A clock turns to warning past this share of its target."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -121,6 +136,51 @@ class ProcedureVersion(models.Model):
     def is_security(self):
         return self.procedure.incident_class == IncidentClass.SECURITY
 
+    @property
+    def is_restricted(self):
+        return self.is_security
+
     def targets_for(self, priority):
         target = self.sla_targets[str(priority)]
         return int(target["response"]), int(target["resolution"])
+
+
+class PriorityMatrix(models.Model):
+    """Priority from impact x urgency. One row; level 5 changes it."""
+
+    matrix = models.JSONField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "priority matrix"
+
+    def __str__(self):
+        return "Priority matrix"
+
+
+class ProcedureChange(models.Model):
+    """The history of a procedure: who changed what, when."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        DRAFTED = "drafted", "Draft started"
+        EDITED = "edited", "Draft edited"
+        PUBLISHED = "published", "Published"
+
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="changes")
+    version = models.ForeignKey(ProcedureVersion, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # {field: {"before": ..., "after": ...}}
+    diff = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["procedure", "at"], name="procedure_change_at")]
+
+    def __str__(self):
+        return f"{self.procedure.slug} v{self.version.number} {self.kind}"

@@ -15,3 +15,14 @@ def procedure_version_in_force(category):
     if version is None:
         raise ValidationError({"category": [NO_PUBLISHED_PROCEDURE.format(slug=category.slug)]})
     return version
+
+
+def priority_matrix():
+    """The matrix in force as {(impact, urgency): priority}: the configured one, else ITIL's."""
+    from procedures.models import PriorityMatrix
+    from procedures.priority import DEFAULT_MATRIX
+
+    row = PriorityMatrix.objects.order_by("-pk").values_list("matrix", flat=True).first()
+    if row is None:
+        return DEFAULT_MATRIX
+    return {(int(i), int(u)): p for i, columns in row.items() for u, p in columns.items()}

@@ -4,6 +4,7 @@ A calendar here is anything with `is_24x7`, `timezone` (an IANA name), `working_
 ({"mon": [["09:00", "17:00"], ...], ...}) and `holidays` (ISO dates).
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,29 +15,58 @@ MAX_DAYS = 3 * 366
 
 def _parse_time(text):
     hours, minutes = text.split(":")
-    if hours == "24" and minutes == "00":
-        return None  # end of day
-    return time(int(hours), int(minutes))
+    return timedelta(hours=int(hours), minutes=int(minutes))  # "24:00" is the end of the day
 
 
-def _local(day, clock, zone):
-    if clock is None:
-        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    # Wall-clock times that fall in a DST gap are taken as the moment after the gap.
-    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+def _offset_segments(zone, day):
+    """UTC stretches of constant UTC offset that cover the local date `day`, as
+    (start, end, offset). A DST change splits the day in two."""
+    midnight = datetime.combine(day, time(0))
+    lo = (midnight - timedelta(hours=15)).replace(tzinfo=UTC)
+    hi = (midnight + timedelta(hours=39)).replace(tzinfo=UTC)
+    first, last = lo.astimezone(zone).utcoffset(), hi.astimezone(zone).utcoffset()
+    if first == last:
+        return [(lo, hi, first)]
+    # One change in the window: find it to the second.
+    a, b = lo, hi
+    while b - a > timedelta(seconds=1):
+        mid = a + (b - a) / 2
+        if mid.astimezone(zone).utcoffset() == first:
+            a = mid
+        else:
+            b = mid
+    change = b.replace(microsecond=0)
+    return [(lo, change, first), (change, hi, last)]
 
 
 def working_intervals(calendar, day):
-    """The working intervals of one local date, as (start, end) in UTC."""
+    """The working intervals of one local date, as sorted (start, end) pairs in UTC.
+
+    A minute is working when its local wall-clock time falls in one of the day's spans,
+    so on DST days a span loses the hour that does not exist, or gains the hour that
+    happens twice."""
     if str(day) in set(calendar.holidays or ()):
         return []
+    spans = calendar.working_hours.get(WEEKDAYS[day.weekday()], ())
+    if not spans:
+        return []
     zone = ZoneInfo(calendar.timezone)
-    spans = []
-    for opens, closes in calendar.working_hours.get(WEEKDAYS[day.weekday()], ()):
-        start, end = _local(day, _parse_time(opens), zone), _local(day, _parse_time(closes), zone)
-        if end > start:
-            spans.append((start, end))
-    return sorted(spans)
+    midnight = datetime.combine(day, time(0), tzinfo=UTC)  # the wall clock, read as if UTC
+    pieces = []
+    for seg_start, seg_end, offset in _offset_segments(zone, day):
+        for opens, closes in spans:
+            start = max(midnight + _parse_time(opens) - offset, seg_start)
+            end = min(midnight + _parse_time(closes) - offset, seg_end)
+            if end > start:
+                pieces.append((start, end))
+    pieces.sort()
+    merged = []
+    for start, end in pieces:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def add_working_time(calendar, start, seconds):
@@ -80,12 +110,26 @@ def working_seconds_between(calendar, start, end):
     return int(total.total_seconds())
 
 
-def due_times(version, priority, created_at, held_seconds=0):
-    """(response due, resolution due) for an incident of `priority` under `version`,
-    moved on by the working time it has spent on hold."""
+@dataclass(frozen=True)
+class SlaTimes:
+    response_due_at: datetime
+    resolve_due_at: datetime
+    response_warn_at: datetime
+    resolve_warn_at: datetime
+
+
+def sla_times(version, priority, created_at, held_seconds=0):
+    """Due and warning times for an incident of `priority` under `version`, moved on by
+    the working time it has spent on hold."""
     response, resolution = version.targets_for(priority)
-    calendar = version.calendar
-    return (
-        add_working_time(calendar, created_at, response + held_seconds),
-        add_working_time(calendar, created_at, resolution + held_seconds),
+    calendar, share = version.calendar, version.warning_percent / 100
+
+    def at(seconds):
+        return add_working_time(calendar, created_at, seconds + held_seconds)
+
+    return SlaTimes(
+        response_due_at=at(response),
+        resolve_due_at=at(resolution),
+        response_warn_at=at(int(response * share)),
+        resolve_warn_at=at(int(resolution * share)),
     )

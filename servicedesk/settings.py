@@ -115,16 +115,12 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve from the apps' folders too, so a missing `collectstatic` never breaks a page.
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_MANIFEST_STRICT = False
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
+        # Compressed, not hashed: a host that forgets `collectstatic` still serves pages.
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
     },
 }
 
@@ -215,7 +211,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "incidents.models.Level"},
+    "ENUM_NAME_OVERRIDES": {"LevelEnum": "incidents.models.Level", "ChannelEnum": "incidents.models.Channel"},
 }
 
 _cache_url = env_str("CACHE_URL", "")

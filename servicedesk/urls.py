@@ -5,19 +5,35 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import IncidentViewSet
+from procedures.api import (
+    CalendarViewSet,
+    CategoryViewSet,
+    PriorityMatrixView,
+    ProcedureViewSet,
+    ServiceViewSet,
+    TeamViewSet,
+)
 from servicedesk import health
+from skills.views import LoginView
 
 router = SimpleRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("categories", CategoryViewSet)
+router.register("services", ServiceViewSet)
+router.register("teams", TeamViewSet)
+router.register("calendars", CalendarViewSet)
+router.register("procedures", ProcedureViewSet)
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("api/v1/priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/", include("skills.urls")),
     path("", include("incidents.urls")),
 ]

@@ -13,8 +13,10 @@ class Action(StrEnum):
     # Level 1 Follow
     VIEW = "view"
     REGISTER = "register"
+    REGISTER_FOR_OTHERS = "register_for_others"  # name someone else as the reporter
     EDIT = "edit"  # categorise, add information
     ALLOCATE_TEAM = "allocate_team"  # to a team queue, while the incident is new
+    VIEW_CONFIGURATION = "view_configuration"  # categories, services, teams, procedures
     # Level 2 Assist
     ACKNOWLEDGE = "acknowledge"
     ALLOCATE_PERSON = "allocate_person"
@@ -23,12 +25,14 @@ class Action(StrEnum):
     RESUME = "resume"
     NOTE = "note"
     PUBLIC_UPDATE = "public_update"
+    COMPLETE_TASK = "complete_task"
     # Level 3 Apply
     PRIORITISE = "prioritise"
     ESCALATE = "escalate"
     RESOLVE = "resolve"
     CLOSE = "close"
     CANCEL = "cancel"
+    RECORD_DEADLINE = "record_deadline"
     # Level 4 Enable
     MONITOR_QUEUES = "monitor_queues"
     REASSIGN_TEAM = "reassign_team"  # move work that has begun to another team
@@ -36,17 +40,21 @@ class Action(StrEnum):
     DRAFT_PROCEDURE = "draft_procedure"
     MANAGE_CONFIGURATION = "manage_configuration"
     VIEW_OUTBOX = "view_outbox"
+    OVERRIDE_CHECKLIST = "override_checklist"
     # Level 5 Ensure, advise
     PUBLISH_PROCEDURE = "publish_procedure"
     DECLARE_MAJOR = "declare_major"
     VIEW_REPORTS = "view_reports"
+    SET_POLICY = "set_policy"  # calendars, the priority matrix, which procedure a category follows
 
 
 LEVELS = {
     Action.VIEW: 1,
     Action.REGISTER: 1,
+    Action.REGISTER_FOR_OTHERS: 1,
     Action.EDIT: 1,
     Action.ALLOCATE_TEAM: 1,
+    Action.VIEW_CONFIGURATION: 1,
     Action.ACKNOWLEDGE: 2,
     Action.ALLOCATE_PERSON: 2,
     Action.START: 2,
@@ -54,24 +62,30 @@ LEVELS = {
     Action.RESUME: 2,
     Action.NOTE: 2,
     Action.PUBLIC_UPDATE: 2,
+    Action.COMPLETE_TASK: 2,
     Action.PRIORITISE: 3,
     Action.ESCALATE: 3,
     Action.RESOLVE: 3,
     Action.CLOSE: 3,
     Action.CANCEL: 3,
+    Action.RECORD_DEADLINE: 3,
     Action.MONITOR_QUEUES: 4,
     Action.REASSIGN_TEAM: 4,
     Action.REOPEN: 4,
     Action.DRAFT_PROCEDURE: 4,
     Action.MANAGE_CONFIGURATION: 4,
     Action.VIEW_OUTBOX: 4,
+    Action.OVERRIDE_CHECKLIST: 4,
     Action.PUBLISH_PROCEDURE: 5,
     Action.DECLARE_MAJOR: 5,
     Action.VIEW_REPORTS: 5,
+    Action.SET_POLICY: 5,
 }
 
 # Actions that only read: a read-only API token may still do these.
-READ_ACTIONS = frozenset({Action.VIEW, Action.MONITOR_QUEUES, Action.VIEW_OUTBOX, Action.VIEW_REPORTS})
+READ_ACTIONS = frozenset(
+    {Action.VIEW, Action.VIEW_CONFIGURATION, Action.MONITOR_QUEUES, Action.VIEW_OUTBOX, Action.VIEW_REPORTS}
+)
 # Actions people without an SFIA level may take: reporters report, integrations send alerts.
 NON_STAFF_ACTIONS = {
     Role.REPORTER: frozenset({Action.VIEW, Action.REGISTER}),

@@ -18,3 +18,8 @@ def staff_in_team(team):
 
 def teams_all():
     return Team.objects.order_by("name")
+
+
+def tokens_of(person):
+    """A person's API tokens, newest first."""
+    return person.api_tokens.order_by("-created_at", "-pk")

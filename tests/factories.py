@@ -1,7 +1,14 @@
 import factory
 from django.utils import timezone
 
-from procedures.models import Calendar, Category, IncidentClass, Procedure, ProcedureVersion, Service
+from procedures.models import (
+    Calendar,
+    Category,
+    IncidentClass,
+    Procedure,
+    ProcedureVersion,
+    Service,
+)
 from skills.models import Person, Role, Team
 
 TARGETS = {str(p): {"response": 900 * p, "resolution": 3600 * p} for p in range(1, 6)}
@@ -47,6 +54,7 @@ class CalendarFactory(factory.django.DjangoModelFactory):
     slug = "24x7"
     name = "Around the clock"
     timezone = "UTC"
+    around_the_clock = True
     working_hours = factory.LazyFunction(dict)
 
 

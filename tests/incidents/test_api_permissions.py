@@ -32,7 +32,7 @@ def test_lowest_level_allowed_and_level_below_refused(world, api, spec):
 def test_specs_cover_every_api_action():
     from incidents.api import IncidentViewSet
 
-    posted = {a.url_path for a in IncidentViewSet.get_extra_actions() if "post" in a.mapping}
+    posted = {a.url_path for a in IncidentViewSet.get_extra_actions() if "post" in a.mapping and "/" not in a.url_path}
     assert {s.name for s in SPECS} - {"PATCH"} == posted
 
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from procedures.defaults import defaults_for
 from procedures.models import (
     Calendar,
     Category,
@@ -36,23 +37,14 @@ PEOPLE = [
 SERVICES = [("email", "Email", "svcowner"), ("vpn", "VPN", None), ("payroll", "Payroll", None), ("website", "Website", None)]
 OFFICE_HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 
-# seconds: (response, resolution) per priority
-STANDARD_TARGETS = {1: (900, 4 * 3600), 2: (1800, 8 * 3600), 3: (4 * 3600, 24 * 3600), 4: (8 * 3600, 3 * 86400), 5: (24 * 3600, 5 * 86400)}
-MAJOR_TARGETS = {1: (300, 2 * 3600), 2: (600, 4 * 3600), 3: (900, 8 * 3600), 4: (1800, 24 * 3600), 5: (3600, 48 * 3600)}
-SECURITY_TARGETS = {1: (600, 4 * 3600), 2: (1800, 8 * 3600), 3: (3600, 24 * 3600), 4: (4 * 3600, 3 * 86400), 5: (8 * 3600, 5 * 86400)}
-LOW_IMPACT_TARGETS = {1: (4 * 3600, 16 * 3600), 2: (8 * 3600, 24 * 3600), 3: (16 * 3600, 40 * 3600), 4: (24 * 3600, 80 * 3600), 5: (40 * 3600, 120 * 3600)}
-ESCALATE_TO_MANAGERS = [
-    {"anchor": "response_due", "after": 0, "action": "notify", "targets": {"min_level": 4}},
-    {"anchor": "resolve_due", "after": 0, "action": "notify", "targets": {"min_level": 4}},
-]
-# slug: (name, class, team, calendar, targets, categories)
+# slug: (name, class, team, calendar)
 PROCEDURES = {
-    "hardware": ("Hardware", IncidentClass.STANDARD, "infrastructure", "24x7", STANDARD_TARGETS),
-    "network": ("Network", IncidentClass.STANDARD, "infrastructure", "24x7", STANDARD_TARGETS),
-    "software": ("Software", IncidentClass.STANDARD, "applications", "office-hours", STANDARD_TARGETS),
-    "security": ("Security", IncidentClass.SECURITY, "security", "24x7", SECURITY_TARGETS),
-    "how-to": ("How-to", IncidentClass.LOW_IMPACT, "service-desk", "office-hours", LOW_IMPACT_TARGETS),
-    "outage": ("Outage", IncidentClass.MAJOR, "infrastructure", "24x7", MAJOR_TARGETS),
+    "hardware": ("Hardware", IncidentClass.STANDARD, "infrastructure", "24x7"),
+    "network": ("Network", IncidentClass.STANDARD, "infrastructure", "24x7"),
+    "software": ("Software", IncidentClass.STANDARD, "applications", "office-hours"),
+    "security": ("Security", IncidentClass.SECURITY, "security", "24x7"),
+    "how-to": ("How-to", IncidentClass.LOW_IMPACT, "service-desk", "office-hours"),
+    "outage": ("Outage", IncidentClass.MAJOR, "infrastructure", "24x7"),
 }
 
 
@@ -89,14 +81,14 @@ class Command(BaseCommand):
             Service.objects.update_or_create(slug=slug, defaults={"name": name, "owner": people.get(owner)})
         calendars = {
             "24x7": Calendar.objects.update_or_create(
-                slug="24x7", defaults={"name": "Around the clock", "timezone": "UTC", "working_hours": {}}
+                slug="24x7", defaults={"name": "Around the clock", "timezone": "UTC", "around_the_clock": True, "working_hours": {}}
             )[0],
             "office-hours": Calendar.objects.update_or_create(
                 slug="office-hours",
                 defaults={"name": "Office hours", "timezone": "Europe/London", "working_hours": OFFICE_HOURS},
             )[0],
         }
-        for slug, (name, incident_class, team, calendar, targets) in PROCEDURES.items():
+        for slug, (name, incident_class, team, calendar) in PROCEDURES.items():
             procedure, _ = Procedure.objects.update_or_create(
                 slug=slug, defaults={"name": name, "incident_class": incident_class}
             )
@@ -108,8 +100,7 @@ class Command(BaseCommand):
                     state=ProcedureVersion.State.PUBLISHED,
                     team=teams[team],
                     calendar=calendars[calendar],
-                    sla_targets={str(p): {"response": r, "resolution": s} for p, (r, s) in targets.items()},
-                    escalation=ESCALATE_TO_MANAGERS,
+                    **defaults_for(incident_class),
                     created_by=people["owner5"],
                     created_at=now,
                     published_by=people["owner5"],

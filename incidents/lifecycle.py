@@ -1,0 +1,35 @@
+"""Which states each action may start from: the one table the services guard with and
+the pages read to decide which buttons to offer."""
+
+from incidents.models import OPEN_STATUSES, Status
+
+OPEN = frozenset(OPEN_STATUSES)
+STATES = {
+    "edit": OPEN,
+    "assign": OPEN,
+    "acknowledge": OPEN,
+    "start": frozenset({Status.NEW, Status.ASSIGNED}),
+    "hold": frozenset({Status.IN_PROGRESS}),
+    "resume": frozenset({Status.ON_HOLD}),
+    "prioritise": OPEN,
+    "escalate": OPEN,
+    "resolve": frozenset({Status.IN_PROGRESS, Status.ON_HOLD}),
+    "close": frozenset({Status.RESOLVED}),
+    "reopen": frozenset({Status.RESOLVED}),
+    "cancel": OPEN,
+    "declare-major": OPEN,
+    "notes": frozenset(Status),
+    "updates": OPEN | {Status.RESOLVED},
+    "complete-task": OPEN | {Status.RESOLVED},
+}
+
+
+def allows(name, incident):
+    """Would the incident's state let `name` go ahead? (The policy is asked separately.)"""
+    if incident.status not in STATES[name]:
+        return False
+    if name == "acknowledge":
+        return incident.acknowledged_at is None
+    if name == "declare-major":
+        return not incident.is_major
+    return True
