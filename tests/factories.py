@@ -82,7 +82,7 @@ class ProcedureVersionFactory(factory.django.DjangoModelFactory):
         model = ProcedureVersion
 
     procedure = factory.SubFactory(ProcedureFactory)
-    number = factory.Sequence(lambda n: n + 1)
+    number = 1
     state = ProcedureVersion.State.PUBLISHED
     team = factory.SubFactory(TeamFactory)
     calendar = factory.SubFactory(CalendarFactory)
