@@ -149,9 +149,9 @@ def category_save(*, actor, category=None, **values):
     """Create or change a category. Pointing an existing category at another procedure
     changes what is in force, so it is a level 5 decision."""
     _require(actor, Action.MANAGE_CONFIGURATION)
-    if category is not None and "procedure" in values and values["procedure"].pk != category.procedure_id:
+    category = Category.objects.select_for_update().get(pk=category.pk) if category is not None else Category()
+    if category.pk is not None and "procedure" in values and values["procedure"].pk != category.procedure_id:
         _require(actor, Action.SET_POLICY)
-    category = category or Category()
     for field, value in values.items():
         setattr(category, field, value)
     category.full_clean()
@@ -162,7 +162,7 @@ def category_save(*, actor, category=None, **values):
 @transaction.atomic
 def service_save(*, actor, service=None, **values):
     _require(actor, Action.MANAGE_CONFIGURATION)
-    service = service or Service()
+    service = Service.objects.select_for_update().get(pk=service.pk) if service is not None else Service()
     for field, value in values.items():
         setattr(service, field, value)
     service.full_clean()
@@ -173,9 +173,9 @@ def service_save(*, actor, service=None, **values):
 @transaction.atomic
 def team_save(*, actor, team=None, **values):
     _require(actor, Action.MANAGE_CONFIGURATION)
-    if "is_security" in values and (team is None or values["is_security"] != team.is_security):
+    team = Team.objects.select_for_update().get(pk=team.pk) if team is not None else Team()
+    if values.get("is_security", team.is_security) != team.is_security:
         _require(actor, Action.SET_POLICY)  # who sees security incidents is a level 5 decision
-    team = team or Team()
     for field, value in values.items():
         setattr(team, field, value)
     team.full_clean()
@@ -187,7 +187,7 @@ def team_save(*, actor, team=None, **values):
 def calendar_save(*, actor, calendar=None, **values):
     """Calendars decide every SLA on them: level 5."""
     _require(actor, Action.SET_POLICY)
-    calendar = calendar or Calendar()
+    calendar = Calendar.objects.select_for_update().get(pk=calendar.pk) if calendar is not None else Calendar()
     for field, value in values.items():
         setattr(calendar, field, value)
     calendar.full_clean()
