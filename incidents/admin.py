@@ -1,7 +1,13 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from incidents.models import Incident, OutboundMessage, TimelineEvent
+from incidents.models import (
+    Incident,
+    OutboundMessage,
+    ServiceSubscription,
+    TimelineEvent,
+    WebhookSubscription,
+)
 from incidents.selectors import LIST_RELATED, incidents_visible_to
 from servicedesk.admin import PolicyAdmin
 from skills.policy import Action
@@ -67,3 +73,33 @@ class OutboundMessageAdmin(PolicyAdmin):
             state=OutboundMessage.State.PENDING, next_attempt_at=timezone.now(), attempts=0
         )
         messages.success(request, f"{count} message(s) will be tried again.")
+
+
+@admin.register(ServiceSubscription)
+class ServiceSubscriptionAdmin(PolicyAdmin):
+    """Stakeholders of a service (level 4 manages them)."""
+
+    list_display = ["email", "service", "optional", "active", "created_at"]
+    list_filter = ["service", "optional", "active"]
+    search_fields = ["email"]
+    fields = ["service", "email", "person", "optional", "active"]
+
+    def save_through_service(self, request, obj, values):
+        from incidents.subscriptions import subscription_save
+
+        subscription_save(actor=request.user, subscription=obj, **values)
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(PolicyAdmin):
+    """Outbound webhooks (level 5: they send incident data out of the building)."""
+
+    change_action = Action.SET_POLICY
+    view_action = Action.SET_POLICY
+    list_display = ["name", "url", "active", "include_security", "created_at"]
+    fields = ["name", "url", "secret", "events", "active", "include_security"]
+
+    def save_through_service(self, request, obj, values):
+        from incidents.subscriptions import webhook_save
+
+        webhook_save(actor=request.user, webhook=obj, **values)

@@ -7,19 +7,21 @@ from rest_framework.response import Response
 
 from incidents import services
 from incidents.filters import IncidentFilter
-from incidents.models import Incident
+from incidents.models import Incident, OutboundMessage
 from incidents.selectors import LIST_RELATED, access_incident, incidents_visible_to, timeline_for
 from incidents.serializers import (
     AssignSerializer,
     BodySerializer,
     CloseSerializer,
     DeadlineMetSerializer,
+    DeclareMajorSerializer,
     EmptySerializer,
     EscalateSerializer,
     IncidentCreateSerializer,
     IncidentDetailSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
+    OutboundMessageSerializer,
     PrioritiseSerializer,
     ReasonSerializer,
     ResolveSerializer,
@@ -27,6 +29,7 @@ from incidents.serializers import (
 )
 from servicedesk.api import KeysetPagination
 from servicedesk.errors import Forbidden
+from servicedesk.permissions import Policy
 from skills.policy import Action, can, why_not
 
 
@@ -69,7 +72,7 @@ class IncidentViewSet(
     pagination_class = KeysetPagination
     lookup_field = "reference"
     lookup_value_regex = "INC-[0-9]+"
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     ordering_fields = ("created_at", "priority", "resolve_due_at")
     default_ordering = "-created_at"
 
@@ -120,7 +123,7 @@ class IncidentViewSet(
     close = _action("close", CloseSerializer, services.incident_close, Action.CLOSE)
     reopen = _action("reopen", ReasonSerializer, services.incident_reopen, Action.REOPEN)
     cancel = _action("cancel", ReasonSerializer, services.incident_cancel, Action.CANCEL)
-    declare_major = _action("declare_major", ReasonSerializer, services.incident_declare_major, Action.DECLARE_MAJOR, "declare-major")
+    declare_major = _action("declare_major", DeclareMajorSerializer, services.incident_declare_major, Action.DECLARE_MAJOR, "declare-major")
     notes = _action("notes", BodySerializer, services.incident_add_note, Action.NOTE)
     updates = _action("updates", BodySerializer, services.incident_add_public_update, Action.PUBLIC_UPDATE)
 
@@ -143,3 +146,36 @@ class IncidentViewSet(
             actor=request.user, incident=incident, deadline_id=int(deadline_id), **serializer.validated_data
         )
         return Response(IncidentDetailSerializer(self._reload(incident)).data)
+
+    @extend_schema(request=None, responses=IncidentDetailSerializer)
+    @action(detail=True, methods=["post", "delete"])
+    def watch(self, request, reference=None):
+        """POST: follow the incident's public progress by email; DELETE: stop."""
+        incident = self.get_object()
+        services.incident_watch(actor=request.user, incident=incident, watching=request.method == "POST")
+        return Response(IncidentDetailSerializer(self._reload(incident)).data)
+
+
+class OutboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The outbox, for level 4 and up: `?state=failed` lists what failed for good."""
+
+    serializer_class = OutboundMessageSerializer
+    permission_classes = [Policy]
+    policy = {"list": Action.VIEW_OUTBOX}
+    pagination_class = KeysetPagination
+    ordering_fields = ("created_at",)
+    default_ordering = "-created_at"
+
+    def get_queryset(self):
+        from django.db.models import Q
+
+        visible = incidents_visible_to(self.request.user).values("pk")
+        queryset = OutboundMessage.objects.filter(Q(incident__in=visible) | Q(incident__isnull=True))
+        state = self.request.query_params.get("state")
+        if state is not None:
+            if state not in OutboundMessage.State.values:
+                from rest_framework.exceptions import ValidationError
+
+                raise ValidationError({"state": [f"Must be one of {', '.join(OutboundMessage.State.values)}."]})
+            queryset = queryset.filter(state=state)
+        return queryset

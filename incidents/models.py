@@ -21,6 +21,8 @@ class Status(models.TextChoices):
 
 OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
 OPEN_Q = Q(status__in=OPEN_STATUSES)
+# Open and not on hold: the clocks run and timers fire.
+ACTIVE_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
 
 
 class Channel(models.TextChoices):
@@ -71,6 +73,15 @@ class Incident(models.Model):
     resolve_warn_at = models.DateTimeField()
     # The escalation policy as it was when the incident started: later edits never apply.
     escalation_policy = models.JSONField(default=list, blank=True)
+    response_warned = models.BooleanField(default=False)
+    resolution_warned = models.BooleanField(default=False)
+    # The earliest moment a timer (warning, breach, escalation step, update reminder) is
+    # due; the sweep claims incidents by it. None while on hold or closed.
+    next_timer_at = models.DateTimeField(null=True, blank=True)
+    comms_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="led_incidents"
+    )
+    next_update_due_at = models.DateTimeField(null=True, blank=True)
     response_breached = models.BooleanField(default=False)
     resolution_breached = models.BooleanField(default=False)
     # Working seconds spent on hold, which move both due times on.
@@ -98,26 +109,12 @@ class Incident(models.Model):
                 fields=["created_at", "id"], condition=OPEN_Q & Q(assignee__isnull=True), name="incident_unassigned"
             ),
             models.Index(fields=["priority", "id"], name="incident_priority"),
-            # Sweeps: open incidents by due time, only those not yet marked.
-            models.Index(
-                fields=["response_due_at"],
-                condition=OPEN_Q & Q(acknowledged_at__isnull=True, response_breached=False),
-                name="incident_response_due",
-            ),
-            models.Index(
-                fields=["resolve_due_at"],
-                condition=OPEN_Q & Q(resolution_breached=False),
-                name="incident_resolve_due",
-            ),
+            # The timer sweep: incidents whose next timer is due.
+            models.Index(fields=["next_timer_at"], condition=Q(next_timer_at__isnull=False), name="incident_timer"),
             models.Index(fields=["resolve_due_at", "id"], name="incident_resolve_order"),
             # Breaching soon: open incidents by the moment their clock turns to warning.
             models.Index(
                 fields=["resolve_warn_at"], condition=OPEN_Q & Q(resolution_breached=False), name="incident_resolve_warn"
-            ),
-            models.Index(
-                fields=["response_warn_at"],
-                condition=OPEN_Q & Q(acknowledged_at__isnull=True, response_breached=False),
-                name="incident_response_warn",
             ),
             models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
             # The full-text index (PostgreSQL only) is made by migration 0002.
@@ -186,6 +183,10 @@ class TimelineEvent(models.Model):
         BREACHED = "breached"
         TASK_DONE = "task_done"
         DEADLINE_MET = "deadline_met"
+        DEADLINE_MISSED = "deadline_missed"
+        WARNING = "warning"
+        UPDATE_DUE = "update_due"
+        WATCHING = "watching"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -241,15 +242,82 @@ class IncidentDeadline(models.Model):
     met_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    remind_at = models.DateTimeField()
+    reminded = models.BooleanField(default=False)
     breached = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["incident", "due_at", "id"]
         indexes = [
             models.Index(
-                fields=["due_at"], condition=Q(met_at__isnull=True, breached=False), name="deadline_due"
+                fields=["remind_at"], condition=Q(met_at__isnull=True, breached=False), name="deadline_due"
             )
         ]
+
+    def __str__(self):
+        return self.name
+
+
+class EscalationStepRun(models.Model):
+    """One escalation step done on one incident: the unique key makes it happen once."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+    action = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "step"], name="step_once")]
+
+    def __str__(self):
+        return f"step {self.step} of incident {self.incident_id}"
+
+
+class Watcher(models.Model):
+    """A person who follows an incident's public progress."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="watchers")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "person"], name="watch_once")]
+
+    def __str__(self):
+        return f"{self.person} watches {self.incident_id}"
+
+
+class ServiceSubscription(models.Model):
+    """A stakeholder of a service: told of its major incidents (declaration, updates,
+    resolution). Optional subscriptions carry an unsubscribe link."""
+
+    service = models.ForeignKey("procedures.Service", on_delete=models.CASCADE, related_name="subscriptions")
+    email = models.EmailField()
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    optional = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["service", "email"], name="subscribe_once")]
+        indexes = [models.Index(fields=["service"], condition=Q(active=True), name="subscription_active")]
+
+    def __str__(self):
+        return f"{self.email} on {self.service_id}"
+
+
+class WebhookSubscription(models.Model):
+    """An outbound webhook: signed JSON for chat tools and other systems."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100)
+    # Event kinds to send (timeline kinds); empty means all public ones.
+    events = models.JSONField(default=list, blank=True)
+    active = models.BooleanField(default=True)
+    include_security = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
 
     def __str__(self):
         return self.name
@@ -276,6 +344,9 @@ class OutboundMessage(models.Model):
     body = models.TextField()
     html = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    webhook = models.ForeignKey(
+        WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
     # One effect once: the same key is never queued twice.
     dedupe_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

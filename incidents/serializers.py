@@ -148,6 +148,12 @@ class ResolveSerializer(serializers.Serializer):
     cause = serializers.CharField(max_length=20000, required=False, default="", allow_blank=True)
 
 
+class DeclareMajorSerializer(ReasonSerializer):
+    comms_lead = serializers.SlugRelatedField(
+        slug_field="username", queryset=Person.objects.filter(role=Role.STAFF, is_active=True), required=False
+    )
+
+
 class CloseSerializer(serializers.Serializer):
     override_reason = serializers.CharField(max_length=2000, required=False, default="")
 
@@ -166,3 +172,17 @@ class TimelineEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = TimelineEvent
         fields = ["at", "actor", "kind", "data", "is_public"]
+
+
+class OutboundMessageSerializer(serializers.ModelSerializer):
+    incident = serializers.SerializerMethodField()
+
+    class Meta:
+        from incidents.models import OutboundMessage
+
+        model = OutboundMessage
+        fields = ["id", "incident", "channel", "to", "subject", "state", "attempts", "next_attempt_at",
+                  "last_error", "created_at", "sent_at"]  # fmt: skip
+
+    def get_incident(self, message) -> str | None:
+        return f"INC-{message.incident_id:06d}" if message.incident_id else None

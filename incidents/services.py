@@ -8,15 +8,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import errors, lifecycle
+from incidents import engine, errors, lifecycle, notify
 from incidents.models import (
     Incident,
     IncidentDeadline,
     IncidentTask,
-    OutboundMessage,
     Status,
     TimelineEvent,
+    Watcher,
 )
+from procedures.defaults import update_cadence_for
 from procedures.priority import priority_for
 from procedures.routing import route
 from procedures.selectors import priority_matrix, procedure_version_in_force
@@ -62,8 +63,10 @@ def _event(incident, actor, kind, now, public=False, **data):
 
 
 def _save(incident, now, *fields):
+    """Save the changed fields, and move the incident's next timer to match its new state."""
     incident.updated_at = now
-    incident.save(update_fields=[*fields, "updated_at"])
+    engine.reschedule(incident)
+    incident.save(update_fields=sorted({*fields, "updated_at", "next_timer_at"}))
 
 
 def _slug(obj):
@@ -81,35 +84,6 @@ def _refresh_due_times(incident):
     times = sla_times(incident.procedure_version, incident.priority, incident.created_at, incident.held_seconds)
     for name in SLA_FIELDS:
         setattr(incident, name, getattr(times, name))
-
-
-def _queue_email(incident, *, to, subject, body, key, now):
-    """An outbox row, in the caller's transaction; delivered after commit."""
-    if not to:
-        return None
-    message, created = OutboundMessage.objects.get_or_create(
-        dedupe_key=key,
-        defaults={
-            "incident": incident,
-            "to": to,
-            "subject": f"[{incident.reference}] {subject}"[:300],
-            "body": body,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
-    if created:
-        transaction.on_commit(lambda: _enqueue_delivery(message.pk))
-    return message
-
-
-def _enqueue_delivery(message_id):
-    from incidents.tasks import deliver_message
-
-    try:
-        deliver_message.delay(message_id)
-    except Exception:  # the broker is down: the outbox sweep delivers it later
-        logger.warning("Could not enqueue delivery of message %s; the sweep will retry.", message_id)
 
 
 def _validate_assignee(assignee, team):
@@ -167,6 +141,7 @@ def incident_register(
     decision = _route(incident, version, now)
     incident.priority = priority_for(incident.impact, urgency, priority_matrix())
     _refresh_due_times(incident)
+    incident.next_timer_at = engine.next_timer_at(incident, set())
     incident.save()
     IncidentTask.objects.bulk_create(
         IncidentTask(incident=incident, position=n, title=item["title"], mandatory=item.get("mandatory", False))
@@ -175,7 +150,8 @@ def incident_register(
     IncidentDeadline.objects.bulk_create(
         IncidentDeadline(
             # Regulators count calendar time from detection, not working time.
-            incident=incident, name=item["name"], due_at=now + timedelta(seconds=item["after"])
+            incident=incident, name=item["name"], due_at=now + timedelta(seconds=item["after"]),
+            remind_at=now + timedelta(seconds=item["after"] * 3 // 4),
         )
         for item in version.deadlines or ()
     )
@@ -184,6 +160,7 @@ def incident_register(
         channel=channel, impact=impact, urgency=urgency, category=category.slug, service=_slug(service),
     )  # fmt: skip
     _routed_event(incident, decision, impact, now)
+    notify.queue_webhooks(incident, "registered", {"channel": channel}, key=f"registered:{incident.pk}", now=now)
     return incident
 
 
@@ -415,14 +392,12 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
         resolution_code=resolution_code, resolution_notes=resolution_notes, cause=cause,
         late=incident.resolution_breached,
     )  # fmt: skip
-    _queue_email(
-        incident,
-        to=incident.reporter.email,
-        subject=f"Resolved: {incident.title}",
-        body=f"Your incident {incident.reference} was resolved.\n\n{resolution_notes}\n",
-        key=f"resolved:{incident.pk}:{now.isoformat()}:reporter",
-        now=now,
-    )
+    _announce(incident, f"Resolved: {incident.title}", resolution_notes, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
+    notify.queue_webhooks(incident, "resolved", {"resolution_code": resolution_code}, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
+    if incident.is_major:
+        from reporting.services import review_open
+
+        review_open(incident=incident, now=now)
     return incident
 
 
@@ -514,27 +489,50 @@ def incident_cancel(*, actor, incident, reason, now=None):
 
 
 @transaction.atomic
-def incident_declare_major(*, actor, incident, reason, now=None):
+def incident_declare_major(*, actor, incident, reason, comms_lead=None, now=None):
+    """Declare a major incident: name a communications lead (level 5; the declarer by
+    default), tell the stakeholders, and start the update cadence."""
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.DECLARE_MAJOR, incident)
     _guard(incident, "declare-major", "declare a major incident on")
     if incident.is_major:
         raise Conflict(errors.ALREADY_MAJOR, status=incident.status)
-    incident.is_major = True
-    _save(incident, now, "is_major")
-    _event(incident, actor, Kind.DECLARED_MAJOR, now, public=True, reason=reason)
-    service = incident.service
-    if service is not None and service.owner_id is not None and not incident.is_security:
-        owner = service.owner
-        _queue_email(
-            incident,
-            to=owner.email,
-            subject=f"Major incident: {incident.title}",
-            body=f"A major incident was declared on {service.name}.\n\n{reason}\n",
-            key=f"major:{incident.pk}:owner:{owner.pk}",
-            now=now,
-        )
+    lead = comms_lead or actor
+    if not can(lead, Action.DECLARE_MAJOR, incident):
+        raise ValidationError({"comms_lead": [errors.COMMS_LEAD_LEVEL.format(username=lead.username)]})
+    incident.is_major, incident.comms_lead = True, lead
+    incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
+    _save(incident, now, "is_major", "comms_lead", "next_update_due_at")
+    _event(incident, actor, Kind.DECLARED_MAJOR, now, public=True, reason=reason, comms_lead=lead.username,
+           next_update_due_at=incident.next_update_due_at.isoformat())  # fmt: skip
+    _announce(incident, f"Major incident: {incident.title}", reason, key=f"major:{incident.pk}", now=now)
+    notify.queue_webhooks(incident, "declared_major", {"reason": reason}, key=f"major:{incident.pk}", now=now)
+    return incident
+
+
+def _announce(incident, headline, body, *, key, now):
+    """Public news: the reporter and watchers, the service owner, and on a major incident
+    the service's subscribers."""
+    recipients = [
+        *notify.reporter_and_watchers(incident),
+        *notify.service_stakeholders(incident, subscribers=incident.is_major),
+    ]
+    return notify.queue_email(incident, recipients, headline=headline, body=body, key=key, now=now)
+
+
+@transaction.atomic
+def incident_watch(*, actor, incident, watching=True, now=None):
+    """Follow (or stop following) an incident's public progress."""
+    now = now or timezone.now()
+    incident = _lock(incident)
+    _require(actor, Action.VIEW, incident)
+    if watching:
+        _, created = Watcher.objects.get_or_create(incident=incident, person=actor)
+    else:
+        created = Watcher.objects.filter(incident=incident, person=actor).delete()[0] > 0
+    if created:
+        _event(incident, actor, Kind.WATCHING, now, watching=watching)
     return incident
 
 
@@ -560,17 +558,11 @@ def incident_add_public_update(*, actor, incident, body, now=None):
     _require(actor, Action.PUBLIC_UPDATE, incident)
     _guard(incident, "updates", "post an update on")
     event = _event(incident, actor, Kind.PUBLIC_UPDATE, now, public=True, body=body)
-    _save(incident, now)
-    recipients = {incident.reporter}
-    if incident.service is not None and incident.service.owner is not None and not incident.is_security:
-        recipients.add(incident.service.owner)
-    for person in sorted(recipients, key=lambda p: p.pk):
-        _queue_email(
-            incident,
-            to=person.email,
-            subject=f"Update: {incident.title}",
-            body=f"{body}\n\nStatus: {incident.get_status_display()}\n",
-            key=f"update:{event.pk}:{person.pk}",
-            now=now,
-        )
+    fields = []
+    if incident.is_major:
+        incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
+        fields.append("next_update_due_at")
+    _save(incident, now, *fields)
+    _announce(incident, f"Update: {incident.title}", body, key=f"update:{event.pk}", now=now)
+    notify.queue_webhooks(incident, "public_update", {"body": body}, key=f"update:{event.pk}", now=now)
     return incident, event

@@ -1,15 +1,26 @@
-"""Thin Celery shells: take ids, call services."""
+"""Thin Celery shells: each calls a function that claims its own work from the database,
+so a duplicate, late or lost message changes nothing."""
 
 from celery import shared_task
 
-from incidents import delivery
+from incidents import delivery, engine
 
 
-@shared_task(name="incidents.tasks.deliver_message")
-def deliver_message(message_id):
-    delivery.deliver(message_id)
+@shared_task(name="incidents.tasks.deliver_outbox", ignore_result=True)
+def deliver_outbox():
+    return delivery.deliver_due()
 
 
-@shared_task(name="incidents.tasks.sweep_outbox")
+@shared_task(name="incidents.tasks.sweep_outbox", ignore_result=True)
 def sweep_outbox():
     return delivery.deliver_due()
+
+
+@shared_task(name="incidents.tasks.sweep_timers", ignore_result=True)
+def sweep_timers():
+    return engine.sweep_timers()
+
+
+@shared_task(name="incidents.tasks.sweep_deadlines", ignore_result=True)
+def sweep_deadlines():
+    return engine.sweep_deadlines()

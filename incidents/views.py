@@ -9,10 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from incidents import forms, lifecycle, services
@@ -302,3 +303,23 @@ def act(request, reference, action):
     if request.htmx:
         return _render_detail(request, access_incident(person, reference))
     return redirect(incident)
+
+
+@csrf_exempt  # one-click unsubscribe (RFC 8058) posts from the mail client, without a session
+def unsubscribe(request, token):
+    """Stop an optional subscription from the link in an email. GET asks, POST does it."""
+    from django.core import signing
+
+    from incidents.models import ServiceSubscription
+    from incidents.notify import UNSUBSCRIBE_SALT
+
+    try:
+        subscription_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        raise Http404("This unsubscribe link is not valid.") from None
+    subscription = get_object_or_404(ServiceSubscription.objects.select_related("service"), pk=subscription_id, optional=True)
+    done = False
+    if request.method == "POST":
+        ServiceSubscription.objects.filter(pk=subscription.pk).update(active=False)
+        done = True
+    return render(request, "incidents/unsubscribe.html", {"subscription": subscription, "done": done})

@@ -88,3 +88,12 @@ def defaults_for(incident_class):
     import copy
 
     return copy.deepcopy(CLASS_DEFAULTS[incident_class])
+
+
+# Major incidents: how often stakeholders hear from the communications lead, by priority.
+UPDATE_CADENCE = {"1": 30 * 60, "2": 60 * 60, "3": 2 * HOUR, "4": 4 * HOUR, "5": 8 * HOUR}
+
+
+def update_cadence_for(incident):
+    cadence = incident.procedure_version.update_cadence or UPDATE_CADENCE
+    return int(cadence.get(str(incident.priority), UPDATE_CADENCE[str(incident.priority)]))

@@ -110,6 +110,8 @@ class ProcedureVersion(models.Model):
     warning_percent = models.PositiveSmallIntegerField(
         default=75, help_text="A clock turns to warning past this share of its target."
     )
+    # Major incidents: seconds between stakeholder updates, per priority ({"1": 1800, ...}).
+    update_cadence = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

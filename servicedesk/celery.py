@@ -17,9 +17,16 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_default_queue="default",
     task_routes={
-        "incidents.tasks.sweep_*": {"queue": "sweeps"},
+        "incidents.tasks.sweep_timers": {"queue": "sweeps"},
+        "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},
+        "incidents.tasks.sweep_outbox": {"queue": "notifications"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
     },
+    # Publishing must never hold a request: if the broker is down the outbox waits.
+    task_publish_retry=False,
+    broker_connection_timeout=2,
+    # Sweeps are periodic: a stale one (beat kept ticking while workers were down) is dropped.
+    task_time_limit=300,
     timezone="UTC",
 )
 app.autodiscover_tasks()
@@ -30,6 +37,9 @@ def _schedule(sender, **kwargs):
     from django.conf import settings
 
     every = float(settings.SLA_SWEEP_SECONDS)
+    expires = {"expires": every * 2}
     sender.conf.beat_schedule = {
-        "deliver-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": every},
+        "sweep-timers": {"task": "incidents.tasks.sweep_timers", "schedule": every, "options": expires},
+        "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
+        "sweep-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": every, "options": expires},
     }

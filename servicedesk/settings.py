@@ -211,7 +211,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"LevelEnum": "incidents.models.Level", "ChannelEnum": "incidents.models.Channel"},
+    "ENUM_NAME_OVERRIDES": {
+        "LevelEnum": "incidents.models.Level",
+        "ChannelEnum": "incidents.models.Channel",
+        "MessageStateEnum": "incidents.models.OutboundMessage.State",
+        "VersionStateEnum": "procedures.models.ProcedureVersion.State",
+    },
 }
 
 _cache_url = env_str("CACHE_URL", "")

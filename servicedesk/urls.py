@@ -4,7 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from incidents.api import IncidentViewSet
+from incidents.api import IncidentViewSet, OutboxViewSet
+from incidents.views import unsubscribe
 from procedures.api import (
     CalendarViewSet,
     CategoryViewSet,
@@ -23,6 +24,7 @@ router.register("services", ServiceViewSet)
 router.register("teams", TeamViewSet)
 router.register("calendars", CalendarViewSet)
 router.register("procedures", ProcedureViewSet)
+router.register("outbox", OutboxViewSet, basename="outbox")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -32,6 +34,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("skills.urls")),

@@ -1,0 +1,232 @@
+"""Timers: SLA warnings and breaches, escalation steps, major-incident update reminders
+and named deadlines. The database holds every due time; beat runs short sweeps that
+claim due rows with SELECT ... FOR UPDATE SKIP LOCKED, so two workers (or two beats)
+never take the same incident, and a killed worker's transaction rolls back whole."""
+
+import logging
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import notify
+from incidents.models import (
+    ACTIVE_STATUSES,
+    EscalationStepRun,
+    Incident,
+    IncidentDeadline,
+    Status,
+    TimelineEvent,
+)
+from procedures.defaults import update_cadence_for
+from procedures.sla import add_working_time
+from skills.models import Person, Team
+
+logger = logging.getLogger(__name__)
+Kind = TimelineEvent.Kind
+BATCH = 100
+
+
+def step_due_at(incident, step):
+    """When an escalation step is due, or None when it no longer applies."""
+    if step["anchor"] == "response_due":
+        if incident.acknowledged_at is not None:
+            return None  # the response target was met: nothing to escalate
+        anchor = incident.response_due_at
+    elif step["anchor"] == "resolve_due":
+        anchor = incident.resolve_due_at
+    else:
+        anchor = incident.created_at
+    return add_working_time(incident.procedure_version.calendar, anchor, step["after"])
+
+
+def next_timer_at(incident, done_steps):
+    """The earliest pending timer of an incident; None when nothing can fire (on hold,
+    resolved, closed or cancelled)."""
+    if incident.status not in ACTIVE_STATUSES:
+        return None
+    moments = []
+    if incident.acknowledged_at is None:
+        if not incident.response_warned:
+            moments.append(incident.response_warn_at)
+        if not incident.response_breached:
+            moments.append(incident.response_due_at)
+    if not incident.resolution_warned:
+        moments.append(incident.resolve_warn_at)
+    if not incident.resolution_breached:
+        moments.append(incident.resolve_due_at)
+    for number, step in enumerate(incident.escalation_policy or ()):
+        if number not in done_steps:
+            due = step_due_at(incident, step)
+            if due is not None:
+                moments.append(due)
+    if incident.is_major and incident.next_update_due_at is not None:
+        moments.append(incident.next_update_due_at)
+    return min(moments, default=None)
+
+
+def reschedule(incident, done_steps=None):
+    if done_steps is None:
+        done_steps = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
+    incident.next_timer_at = next_timer_at(incident, done_steps)
+
+
+def _event(incident, kind, now, **data):
+    return TimelineEvent(incident=incident, kind=kind, at=now, data=data)
+
+
+def _clock(incident, now, events, clock):
+    """Warn and breach one clock ("response" or "resolution") when due; return the fields changed."""
+    fields = []
+    if clock == "response":
+        if incident.acknowledged_at is not None:
+            return fields
+        warn_at, due_at, warned, breached = (
+            incident.response_warn_at, incident.response_due_at, "response_warned", "response_breached",
+        )  # fmt: skip
+    else:
+        warn_at, due_at, warned, breached = (
+            incident.resolve_warn_at, incident.resolve_due_at, "resolution_warned", "resolution_breached",
+        )  # fmt: skip
+    if not getattr(incident, warned) and now >= warn_at:
+        setattr(incident, warned, True)
+        fields.append(warned)
+        if now < due_at:
+            events.append(_event(incident, Kind.WARNING, now, clock=clock, due_at=due_at.isoformat()))
+            who = [notify.Recipient(incident.assignee.email)] if incident.assignee_id else notify.team_members(incident)
+            notify.queue_email(
+                incident, who, headline=f"{clock.capitalize()} target due soon: {incident.title}",
+                body=f"The {clock} target is due at {due_at:%Y-%m-%d %H:%M} UTC.",
+                key=f"warn:{clock}:{incident.pk}", now=now,
+            )  # fmt: skip
+    if not getattr(incident, breached) and now >= due_at:
+        setattr(incident, breached, True)
+        fields.append(breached)
+        events.append(_event(incident, Kind.BREACHED, now, clock=clock, due_at=due_at.isoformat()))
+        notify.queue_webhooks(incident, "breached", {"clock": clock}, key=f"breach:{clock}:{incident.pk}", now=now)
+    return fields
+
+
+def _run_step(incident, number, step, now, events):
+    action, targets = step["action"], step["targets"]
+    label = {"created": "on arrival", "response_due": "response target", "resolve_due": "resolution target"}
+    fields = []
+    data = {"step": number + 1, "action": action, "anchor": step["anchor"]}
+    if action == "notify":
+        people = notify.escalation_targets(incident, targets)
+        data["targets"] = [p.email for p in people]
+        notify.queue_email(
+            incident, people,
+            headline=f"Escalation ({label[step['anchor']]}): {incident.title}",
+            body=f"Step {number + 1} of the escalation policy of {incident.procedure_version.procedure.name}.",
+            key=f"step:{incident.pk}:{number}", now=now,
+        )  # fmt: skip
+    elif action == "raise_level":
+        incident.escalation_level += 1
+        fields.append("escalation_level")
+        data["level"] = incident.escalation_level
+    elif "team" in targets:
+        team = Team.objects.filter(slug=targets["team"]).first()
+        if team is not None and team.pk != incident.team_id:
+            data |= {"before": incident.team.slug if incident.team_id else None, "after": team.slug}
+            incident.team, incident.assignee = team, None
+            if incident.status == Status.ASSIGNED:
+                incident.status = Status.NEW
+            fields += ["team", "assignee", "status"]
+            notify.queue_email(
+                incident, notify.team_members(incident, team), headline=f"Handed to {team.name}: {incident.title}",
+                key=f"step:{incident.pk}:{number}", now=now,
+            )  # fmt: skip
+    else:
+        data["supplier"] = targets["supplier"]
+    events.append(_event(incident, Kind.ESCALATED, now, mode="policy", **data))
+    return fields
+
+
+def fire_timers(incident, now):
+    """Everything due on one locked incident, in the caller's transaction."""
+    events, fields = [], []
+    fields += _clock(incident, now, events, "response")
+    fields += _clock(incident, now, events, "resolution")
+    done = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
+    for number, step in enumerate(incident.escalation_policy or ()):
+        if number in done:
+            continue
+        due = step_due_at(incident, step)
+        if due is None or due > now:
+            continue
+        # The unique (incident, step) row is the once-only guard; we also hold the row lock.
+        EscalationStepRun.objects.create(incident=incident, step=number, at=now, action=step["action"])
+        done.add(number)
+        fields += _run_step(incident, number, step, now, events)
+    if incident.is_major and incident.next_update_due_at is not None and now >= incident.next_update_due_at:
+        due = incident.next_update_due_at
+        events.append(_event(incident, Kind.UPDATE_DUE, now, due_at=due.isoformat()))
+        lead = incident.comms_lead
+        if lead is not None:
+            notify.queue_email(
+                incident, [notify.Recipient(lead.email)],
+                headline=f"Stakeholder update due: {incident.title}",
+                body="The next update to stakeholders on this major incident is due now.",
+                key=f"update-due:{incident.pk}:{due.isoformat()}", now=now,
+            )  # fmt: skip
+        incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
+        fields.append("next_update_due_at")
+    TimelineEvent.objects.bulk_create(events)
+    reschedule(incident, done)
+    incident.updated_at = now if events else incident.updated_at
+    incident.save(update_fields=sorted({*fields, "next_timer_at", "updated_at"}))
+    return len(events)
+
+
+def sweep_timers(now=None, *, batch=BATCH, budget_seconds=45):
+    """Claim due incidents a batch at a time until none are due or the budget is spent.
+    Returns how many incidents were processed."""
+    started, processed = time.monotonic(), 0
+    while time.monotonic() - started < budget_seconds:
+        moment = now or timezone.now()
+        with transaction.atomic():
+            due = list(
+                Incident.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("procedure_version__calendar", "procedure_version__procedure", "team", "assignee",
+                                "service__owner", "reporter", "comms_lead")
+                .filter(next_timer_at__lte=moment, status__in=ACTIVE_STATUSES)
+                .order_by("next_timer_at")[:batch]
+            )  # fmt: skip
+            for incident in due:
+                fire_timers(incident, moment)
+        processed += len(due)
+        if len(due) < batch:
+            break
+    return processed
+
+
+def sweep_deadlines(now=None, *, batch=BATCH):
+    """Remind before, and mark when missed, the named deadlines (such as a regulator's)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            IncidentDeadline.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident__team", "incident__service", "incident__procedure_version")
+            .filter(met_at__isnull=True, breached=False, remind_at__lte=now)
+            .order_by("remind_at")[:batch]
+        )
+        for deadline in due:
+            incident = deadline.incident
+            level5 = notify.staff_who_can_see(incident, Person.objects.filter(sfia_level__gte=5))
+            people = notify.team_members(incident) + [notify.Recipient(p.email) for p in level5 if p.email]
+            if now >= deadline.due_at:
+                deadline.breached = True
+                TimelineEvent.objects.create(incident=incident, kind=Kind.DEADLINE_MISSED, at=now, data={"deadline": deadline.name})
+                notify.queue_email(incident, people, headline=f"Deadline missed: {deadline.name}", key=f"deadline-missed:{deadline.pk}", now=now)
+            else:
+                TimelineEvent.objects.create(incident=incident, kind=Kind.WARNING, at=now, data={"deadline": deadline.name, "due_at": deadline.due_at.isoformat()})
+                notify.queue_email(
+                    incident, people, headline=f"Deadline approaching: {deadline.name}",
+                    body=f"Due at {deadline.due_at:%Y-%m-%d %H:%M} UTC.", key=f"deadline-remind:{deadline.pk}", now=now,
+                )  # fmt: skip
+            deadline.reminded = True
+            deadline.remind_at = deadline.due_at if not deadline.breached else deadline.remind_at
+            deadline.save(update_fields=["breached", "reminded", "remind_at"])
+    return len(due)

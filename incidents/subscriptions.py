@@ -1,0 +1,58 @@
+"""Stakeholder subscriptions and outbound webhooks: configuration, through the policy."""
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import ServiceSubscription, WebhookSubscription
+from servicedesk.errors import Forbidden
+from skills.policy import Action, can, why_not
+
+
+def _require(actor, action):
+    if not can(actor, action):
+        raise Forbidden(why_not(actor, action))
+
+
+def _apply(instance, values):
+    for field, value in values.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def subscription_save(*, actor, subscription=None, **values):
+    _require(actor, Action.MANAGE_CONFIGURATION)
+    if subscription is None:
+        subscription = ServiceSubscription(created_at=timezone.now())
+    else:
+        subscription = ServiceSubscription.objects.select_for_update().get(pk=subscription.pk)
+    if "email" in values:
+        values["email"] = values["email"].strip().lower()
+    return _apply(subscription, values)
+
+
+def subscribe_many(*, actor, service, emails, optional=True, now=None):
+    """Bulk subscribe (idempotent): returns how many were new."""
+    _require(actor, Action.MANAGE_CONFIGURATION)
+    now = now or timezone.now()
+    rows = [
+        ServiceSubscription(service=service, email=email.strip().lower(), optional=optional, created_at=now)
+        for email in emails
+    ]
+    before = ServiceSubscription.objects.filter(service=service).count()
+    ServiceSubscription.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    return ServiceSubscription.objects.filter(service=service).count() - before
+
+
+@transaction.atomic
+def webhook_save(*, actor, webhook=None, **values):
+    _require(actor, Action.SET_POLICY)
+    if webhook is None:
+        webhook = WebhookSubscription(created_at=timezone.now(), secret=secrets.token_urlsafe(32))
+    else:
+        webhook = WebhookSubscription.objects.select_for_update().get(pk=webhook.pk)
+    return _apply(webhook, values)

@@ -1,0 +1,207 @@
+"""Every timer kind, travelling in time: SLA warnings and breaches, escalation steps,
+major-incident update reminders and named deadlines. Each effect happens once."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+
+from incidents import services
+from incidents.delivery import deliver_due
+from incidents.engine import sweep_deadlines, sweep_timers
+from incidents.models import EscalationStepRun, Incident, OutboundMessage, TimelineEvent
+from procedures.models import ProcedureVersion
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+def at(minutes):
+    return T0 + timedelta(minutes=minutes)
+
+
+def sweep(minutes):
+    with time_machine.travel(at(minutes), tick=False):
+        return sweep_timers(), sweep_deadlines()
+
+
+def kinds(incident):
+    return list(TimelineEvent.objects.filter(incident=incident).order_by("at", "id").values_list("kind", flat=True))
+
+
+def mailed(incident, subject_part):
+    return sorted(OutboundMessage.objects.filter(incident=incident, subject__contains=subject_part).values_list("to", flat=True))
+
+
+@pytest.fixture
+def version(world):
+    version = ProcedureVersion.objects.get(procedure__slug="hardware")
+    version.escalation = [
+        {"anchor": "response_due", "after": 0, "action": "notify", "targets": {"min_level": 4}},
+        {"anchor": "resolve_due", "after": 0, "action": "raise_level", "targets": {}},
+        {"anchor": "resolve_due", "after": 600, "action": "handover", "targets": {"team": "applications"}},
+    ]
+    version.save()
+    return version
+
+
+@pytest.fixture
+def incident(world, version):
+    # P3 with the test targets: response 45 min, resolution 3 h; warnings at 75 %.
+    with time_machine.travel(T0, tick=False):
+        return world.incident()
+
+
+def test_response_warning_then_breach_then_escalation(world, incident):
+    assert incident.next_timer_at == at(33.75)
+    assert sweep(30) == (0, 0)
+    sweep(34)
+    incident.refresh_from_db()
+    assert incident.response_warned and not incident.response_breached
+    assert mailed(incident, "due soon") == ["colleague@example.com", "l1@example.com", "l2@example.com", "l3@example.com", "l4@example.com"]
+    sweep(45)
+    incident.refresh_from_db()
+    assert incident.response_breached
+    assert kinds(incident)[-3:] == ["warning", "breached", "escalated"]
+    assert mailed(incident, "Escalation") == ["l4@example.com", "l5@example.com"]
+    assert incident.next_timer_at == at(135)  # the resolution warning
+
+
+def test_each_effect_happens_once_however_often_the_sweep_runs(world, incident):
+    for _ in range(3):
+        sweep(45)
+        sweep(46)
+    assert kinds(incident).count("breached") == 1
+    assert EscalationStepRun.objects.filter(incident=incident).count() == 1
+    assert OutboundMessage.objects.filter(incident=incident, subject__contains="Escalation").count() == 2
+
+
+def test_resolution_breach_raises_the_level_then_hands_over(world, incident):
+    sweep(180)
+    incident.refresh_from_db()
+    assert incident.resolution_breached and incident.escalation_level == 1
+    assert incident.team.slug == "infrastructure"
+    sweep(190)
+    incident.refresh_from_db()
+    assert incident.team.slug == "applications" and incident.next_timer_at is None
+    steps = [e.data for e in TimelineEvent.objects.filter(incident=incident, kind="escalated").order_by("id")]
+    assert [s["action"] for s in steps] == ["notify", "raise_level", "handover"]
+
+
+def test_acknowledged_in_time_skips_the_response_step(world, incident):
+    with time_machine.travel(at(10), tick=False):
+        services.incident_acknowledge(actor=world.people[2], incident=incident)
+    sweep(60)
+    incident.refresh_from_db()
+    assert not incident.response_breached and not incident.response_warned
+    assert "escalated" not in kinds(incident)
+
+
+def test_nothing_fires_on_hold_and_the_clock_moves_on(world, incident):
+    with time_machine.travel(at(5), tick=False):
+        services.incident_start(actor=world.people[3], incident=incident)
+        services.incident_hold(actor=world.people[3], incident=incident, reason="parts")
+    incident.refresh_from_db()
+    assert incident.next_timer_at is None
+    sweep(500)
+    assert "breached" not in kinds(incident)
+    with time_machine.travel(at(65), tick=False):
+        incident = services.incident_resume(actor=world.people[3], incident=incident)
+    assert incident.resolve_due_at == at(240) and incident.next_timer_at == at(195)
+
+
+def test_resolved_incident_never_fires(world, incident):
+    with time_machine.travel(at(5), tick=False):
+        services.incident_start(actor=world.people[3], incident=incident)
+        services.incident_resolve(actor=world.people[3], incident=incident, resolution_code="f", resolution_notes="n")
+    incident.refresh_from_db()
+    assert incident.next_timer_at is None
+    assert sweep(1000) == (0, 0)
+
+
+def test_major_incident_update_cadence_reminds_the_comms_lead(world, incident):
+    lead = world.people[5]
+    with time_machine.travel(at(1), tick=False):
+        incident = services.incident_declare_major(actor=lead, incident=incident, reason="All printers down")
+    assert incident.comms_lead == lead and incident.next_update_due_at == at(121)  # P3: every 2 hours
+    with time_machine.travel(at(60), tick=False):
+        services.incident_add_public_update(actor=world.people[2], incident=incident, body="Engineers on site")
+    incident.refresh_from_db()
+    assert incident.next_update_due_at == at(180)
+    sweep(181)
+    incident.refresh_from_db()
+    assert "update_due" in kinds(incident)
+    assert mailed(incident, "Stakeholder update due") == ["l5@example.com"]
+    assert incident.next_update_due_at == at(301)
+
+
+def test_comms_lead_must_be_level_5(world, incident):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        services.incident_declare_major(actor=world.people[5], incident=incident, reason="x", comms_lead=world.people[4])
+    assert "comms_lead" in error.value.message_dict
+    assert not Incident.objects.get(pk=incident.pk).is_major
+
+
+def test_security_notification_deadline(world):
+    version = ProcedureVersion.objects.get(procedure__slug="security")
+    version.deadlines = [{"name": "Notify the regulator (72 hours)", "after": 72 * 3600}]
+    version.save()
+    responder = world.person(3, team=world.security, username="csirt")
+    with time_machine.travel(T0, tick=False):
+        breach = world.incident(category=world.security_category)
+    sweep(53 * 60)
+    assert kinds(breach).count("warning") == 0
+    sweep(54 * 60)
+    assert TimelineEvent.objects.filter(incident=breach, kind="warning", data__deadline__startswith="Notify").count() == 1
+    assert mailed(breach, "Deadline approaching") == ["csirt@example.com", "l5@example.com"]
+    sweep(72 * 60)
+    sweep(73 * 60)
+    assert kinds(breach).count("deadline_missed") == 1
+    assert "l4@example.com" not in mailed(breach, "Deadline missed")  # outside the response team
+    assert responder.email in mailed(breach, "Deadline missed")
+
+
+def test_met_deadline_is_not_reminded(world):
+    version = ProcedureVersion.objects.get(procedure__slug="security")
+    version.deadlines = [{"name": "Regulator", "after": 3600}]
+    version.save()
+    with time_machine.travel(T0, tick=False):
+        breach = world.incident(category=world.security_category)
+    responder = world.person(3, team=world.security)
+    with time_machine.travel(at(10), tick=False):
+        services.incident_meet_deadline(actor=responder, incident=breach, deadline_id=breach.deadlines.get().pk)
+    assert sweep(120)[1] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_never_double_an_effect(world, version):
+    import threading
+
+    from django.db import connection
+
+    with time_machine.travel(T0, tick=False):
+        incidents = [world.incident(title=f"n{n}") for n in range(60)]
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait()
+            with time_machine.travel(at(50), tick=False):
+                sweep_timers(batch=7)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert TimelineEvent.objects.filter(kind="breached").count() == 60
+    assert EscalationStepRun.objects.count() == 60
+    assert OutboundMessage.objects.filter(subject__contains="Escalation").count() == 120
+    assert all(not i.response_breached for i in incidents)  # (the in-memory copies are stale)
+    mail.outbox.clear()
+    assert deliver_due() >= 120
