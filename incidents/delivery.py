@@ -24,7 +24,6 @@ from incidents.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
-CLAIM_SECONDS = 120
 BATCH = 100
 State = OutboundMessage.State
 
@@ -45,7 +44,7 @@ def claim(limit, now):
         )
         if ids:
             OutboundMessage.objects.filter(pk__in=ids).update(
-                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
+                attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
             )
     return list(OutboundMessage.objects.filter(pk__in=ids).select_related("webhook").order_by("pk"))
 
@@ -101,7 +100,9 @@ def _failed(message, exc, now):
 
 
 def deliver_batch(messages, now):
-    sent = []
+    """Send each claimed message and mark it sent at once, so a worker killed mid-batch
+    leaves at most the one message in flight to be sent again."""
+    sent = 0
     mailer = None
     try:
         for message in messages:
@@ -113,18 +114,18 @@ def deliver_batch(messages, now):
                         mailer = mail.mailers.default
                         mailer.open()
                     mailer.send_messages([_email(message)])
-                sent.append(message.pk)
             except Exception as exc:
                 _failed(message, exc, now)
                 if mailer is not None and message.channel == OutboundMessage.Channel.EMAIL:
                     mailer.close()  # a broken SMTP session is not reused
                     mailer = None
+                continue
+            OutboundMessage.objects.filter(pk=message.pk).update(state=State.SENT, sent_at=timezone.now(), last_error="")
+            sent += 1
     finally:
         if mailer is not None:
             mailer.close()
-        if sent:
-            OutboundMessage.objects.filter(pk__in=sent).update(state=State.SENT, sent_at=timezone.now(), last_error="")
-    return len(sent)
+    return sent
 
 
 def deliver_due(now=None, *, batch=BATCH, budget_seconds=45):
@@ -144,7 +145,7 @@ def deliver(message_id, now=None):
     now = now or timezone.now()
     with transaction.atomic():
         claimed = OutboundMessage.objects.filter(pk=message_id, state=State.PENDING, next_attempt_at__lte=now).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)
+            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
         )
     if not claimed:
         return False

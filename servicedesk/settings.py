@@ -183,6 +183,8 @@ else:
     # Longer than any task may take, so a slow task is not handed out twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 15, minimum=1, maximum=3600)
+# How long a worker holds a claimed outbox message before another may try it.
+OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
