@@ -12,13 +12,13 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fir
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run test lint bench bench-api bench-engine clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
 	@echo "make test     set everything up and run ruff, the migrations check and the test suite"
 	@echo "make install  create .venv and install the pinned dependencies"
-	@echo "make bench    run the benchmarks in benchmarks/ (needs PostgreSQL)"
+	@echo "make bench    run the benchmarks in benchmarks/ (needs PostgreSQL and redis-server)"
 
 install: $(STAMP)
 
@@ -60,9 +60,15 @@ test: install
 	echo "== makemigrations --check"; $(PY) manage.py makemigrations --check --dry-run; \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install
+bench: bench-api bench-engine
+
+bench-api: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
 	$(PY) benchmarks/run.py
+
+bench-engine: install
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	$(PY) benchmarks/engine.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

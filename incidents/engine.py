@@ -144,12 +144,16 @@ def _run_step(incident, number, step, now, events):
     return fields
 
 
-def fire_timers(incident, now):
-    """Everything due on one locked incident, in the caller's transaction."""
+def fire_timers(incident, now, done=None, runs=None):
+    """Everything due on one locked incident, in the caller's transaction. A sweep passes
+    the steps already done and a list to gather new step runs in; alone, it saves them."""
     events, fields = [], []
     fields += _clock(incident, now, events, "response")
     fields += _clock(incident, now, events, "resolution")
-    done = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
+    alone = runs is None
+    if done is None:
+        done = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
+    runs = [] if alone else runs
     for number, step in enumerate(incident.escalation_policy or ()):
         if number in done:
             continue
@@ -157,7 +161,7 @@ def fire_timers(incident, now):
         if due is None or due > now:
             continue
         # The unique (incident, step) row is the once-only guard; we also hold the row lock.
-        EscalationStepRun.objects.create(incident=incident, step=number, at=now, action=step["action"])
+        runs.append(EscalationStepRun(incident=incident, step=number, at=now, action=step["action"]))
         done.add(number)
         fields += _run_step(incident, number, step, now, events)
     if incident.is_major and incident.next_update_due_at is not None and now >= incident.next_update_due_at:
@@ -173,11 +177,13 @@ def fire_timers(incident, now):
             )  # fmt: skip
         incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
         fields.append("next_update_due_at")
-    TimelineEvent.objects.bulk_create(events)
     reschedule(incident, done)
     incident.updated_at = now if events else incident.updated_at
-    incident.save(update_fields=sorted({*fields, "next_timer_at", "updated_at"}))
-    return len(events)
+    if alone:
+        EscalationStepRun.objects.bulk_create(runs)
+        TimelineEvent.objects.bulk_create(events)
+        incident.save(update_fields=sorted({*fields, "next_timer_at", "updated_at"}))
+    return events, fields
 
 
 def sweep_timers(now=None, *, batch=BATCH, budget_seconds=45):
@@ -194,12 +200,29 @@ def sweep_timers(now=None, *, batch=BATCH, budget_seconds=45):
                 .filter(next_timer_at__lte=moment, status__in=ACTIVE_STATUSES)
                 .order_by("next_timer_at")[:batch]
             )  # fmt: skip
-            for incident in due:
-                fire_timers(incident, moment)
+            _fire_batch(due, moment)
         processed += len(due)
         if len(due) < batch:
             break
     return processed
+
+
+def _fire_batch(incidents, now):
+    """Fire a claimed batch with a handful of statements, not a handful per incident."""
+    if not incidents:
+        return
+    done = {incident.pk: set() for incident in incidents}
+    for incident_id, step in EscalationStepRun.objects.filter(incident__in=incidents).values_list("incident", "step"):
+        done[incident_id].add(step)
+    runs, events, fields = [], [], {"next_timer_at", "updated_at"}
+    with notify.collecting():
+        for incident in incidents:
+            new_events, changed = fire_timers(incident, now, done[incident.pk], runs)
+            events += new_events
+            fields.update(changed)
+        EscalationStepRun.objects.bulk_create(runs)
+        TimelineEvent.objects.bulk_create(events)
+        Incident.objects.bulk_update(incidents, sorted(fields))
 
 
 def sweep_deadlines(now=None, *, batch=BATCH):

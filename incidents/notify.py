@@ -3,7 +3,9 @@ caller's transaction; delivery happens after commit (incidents.delivery)."""
 
 import hashlib
 import json
-from dataclasses import dataclass
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +23,52 @@ from skills.policy import can_see_incident
 
 UNSUBSCRIBE_SALT = "firebreak.unsubscribe"
 _PLACEHOLDER = "\x00unsubscribe\x00"
+
+
+@dataclass
+class _Buffer:
+    rows: list = field(default_factory=list)
+    cache: dict = field(default_factory=dict)
+
+
+_buffer: ContextVar[_Buffer | None] = ContextVar("outbox_buffer", default=None)
+
+
+@contextmanager
+def collecting():
+    """Within the block, outbox rows are gathered and written with one INSERT at the end
+    (and lookups such as webhook subscriptions are made once): for sweeps that touch
+    hundreds of incidents in one transaction."""
+    buffer = _Buffer()
+    token = _buffer.set(buffer)
+    try:
+        yield buffer
+    finally:
+        _buffer.reset(token)
+    _write(buffer.rows)
+
+
+def _write(rows):
+    if rows:
+        OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        transaction.on_commit(kick_delivery)
+
+
+def _store(rows):
+    buffer = _buffer.get()
+    if buffer is None:
+        _write(rows)
+    else:
+        buffer.rows.extend(rows)
+
+
+def _cached(key, compute):
+    buffer = _buffer.get()
+    if buffer is None:
+        return compute()
+    if key not in buffer.cache:
+        buffer.cache[key] = compute()
+    return buffer.cache[key]
 
 
 @dataclass(frozen=True)
@@ -99,17 +147,17 @@ def queue_email(incident, recipients, *, headline, body="", key, now):
                 headers=headers, dedupe_key=dedupe, next_attempt_at=now, created_at=now,
             )  # fmt: skip
         )
-    OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    if rows:
-        transaction.on_commit(kick_delivery)
+    _store(rows)
     return len(rows)
 
 
 def queue_webhooks(incident, kind, data, *, key, now):
     """Signed JSON to every active webhook that wants this kind of event."""
-    hooks = WebhookSubscription.objects.filter(active=True)
+    hooks = _cached("webhooks", lambda: list(WebhookSubscription.objects.filter(active=True)))
+    if not hooks:
+        return 0
     if incident.is_security:
-        hooks = hooks.filter(include_security=True)
+        hooks = [hook for hook in hooks if hook.include_security]
     payload = {
         "event": kind,
         "at": now.isoformat(),
@@ -129,9 +177,7 @@ def queue_webhooks(incident, kind, data, *, key, now):
         for hook in hooks
         if not hook.events or kind in hook.events
     ]
-    OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
-    if rows:
-        transaction.on_commit(kick_delivery)
+    _store(rows)
     return len(rows)
 
 
@@ -185,11 +231,17 @@ def team_members(incident, team=None):
     team = team or incident.team
     if team is None:
         return []
-    return _people(staff_who_can_see(incident, Person.objects.filter(teams=team)))
+    key = ("team", team.pk, incident.is_security)
+    return _cached(key, lambda: _people(staff_who_can_see(incident, Person.objects.filter(teams=team))))
 
 
 def escalation_targets(incident, targets):
     """People named by an escalation step's targets."""
+    key = ("targets", json.dumps(targets, sort_keys=True), incident.is_security, incident.assignee_id)
+    return _cached(key, lambda: _escalation_targets(incident, targets))
+
+
+def _escalation_targets(incident, targets):
     people = Person.objects.none()
     if "team" in targets:
         people = people | Person.objects.filter(teams__slug=targets["team"])

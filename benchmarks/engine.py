@@ -1,0 +1,204 @@
+"""Engine benchmark: figures, not pass/fail.
+
+    make bench-engine        # or: .venv/bin/python benchmarks/engine.py [--incidents 10000] [--subscribers 10000]
+
+1. 10,000 incidents whose response target passes in the same minute: seconds from the
+   first sweep until every one is marked breached and escalated (its escalation step run
+   and both incident managers' emails accepted by a local SMTP server), with 1 worker and
+   with 2 workers (each a Celery worker process with concurrency 1).
+2. One public update on a major incident whose service has 10,000 subscribers: seconds the
+   update itself takes (the outbox rows are written in its transaction), then seconds until
+   all 10,000 emails are handed to the local SMTP server, with 2 workers.
+
+Uses its own database (firebreak_bench_engine, made afresh each run) and a private Redis.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB = "firebreak_bench_engine"
+
+
+def log(message):
+    print(f"[engine-bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def prepare_database(base_url):
+    parts = urlsplit(base_url)
+    bench_url = urlunsplit(parts._replace(path=f"/{DB}"))
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+    return bench_url
+
+
+def django_setup(env):
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", verbosity=0)
+
+
+def make_breaching(count, now):
+    """`count` open incidents whose response target passes within the same minute."""
+    from incidents.engine import next_timer_at
+    from incidents.models import Incident
+    from procedures.models import Category, ProcedureVersion
+    from skills.models import Person
+
+    category = Category.objects.get(slug="hardware")
+    version = ProcedureVersion.objects.get(procedure__slug="hardware", state="published")
+    version.escalation = [{"anchor": "response_due", "after": 0, "action": "notify", "targets": {"min_level": 4}}]
+    version.save()
+    agent = Person.objects.get(username="agent1")
+    due = now + timedelta(seconds=20)
+    rows = []
+    for n in range(count):
+        incident = Incident(
+            title=f"Breaching {n}", description="benchmark", reporter=agent, created_by=agent, channel="api",
+            category=category, impact=2, urgency=2, priority=3, team=version.team, procedure_version=version,
+            escalation_policy=version.escalation, created_at=due - timedelta(minutes=45), updated_at=now,
+            response_due_at=due + timedelta(seconds=n % 60), response_warn_at=due - timedelta(minutes=11),
+            response_warned=True, resolve_due_at=due + timedelta(hours=3), resolve_warn_at=due + timedelta(hours=2),
+        )  # fmt: skip
+        incident.next_timer_at = next_timer_at(incident, set())
+        rows.append(incident)
+    Incident.objects.bulk_create(rows, batch_size=2000)
+    return due + timedelta(seconds=59)
+
+
+def reset_breaching():
+    from incidents.models import EscalationStepRun, Incident, OutboundMessage, TimelineEvent
+
+    OutboundMessage.objects.all().delete()
+    EscalationStepRun.objects.all().delete()
+    TimelineEvent.objects.filter(kind__in=["breached", "escalated"]).delete()
+    Incident.objects.all().delete()
+
+
+def run_breach_scenario(env, tmp, count, workers):
+    from django.utils import timezone
+
+    from incidents.models import Incident, OutboundMessage
+    from tests.processes.harness import Processes, wait_for
+
+    reset_breaching()
+    last_due = make_breaching(count, timezone.now())
+    processes = Processes(env, tmp)
+    try:
+        for n in range(workers):
+            processes.worker(f"bench-worker-{workers}-{n}", concurrency=1)
+        time.sleep(6)  # let the workers connect before the clock starts
+        wait_for(lambda: timezone.now() >= last_due, 120, "the targets to pass")
+        processes.beat(f"bench-beat-{workers}")
+        started = time.monotonic()
+        wait_for(lambda: not Incident.objects.filter(response_breached=False).exists(), 900, "every breach", 0.2)
+        marked = time.monotonic() - started
+        wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() >= 2 * count, 900, "every email", 0.2)
+        escalated = time.monotonic() - started
+    finally:
+        processes.stop()
+    return {"incidents": count, "workers": workers, "marked_s": round(marked, 1), "escalated_s": round(escalated, 1),
+            "per_second": round(count / escalated, 1)}  # fmt: skip
+
+
+def run_subscriber_scenario(env, tmp, subscribers, workers):
+
+    from incidents import services
+    from incidents.models import Incident, OutboundMessage
+    from incidents.subscriptions import subscribe_many
+    from procedures.models import Category, Service
+    from skills.models import Person
+    from tests.processes.harness import Processes, wait_for
+
+    reset_breaching()
+    owner5 = Person.objects.get(username="owner5")
+    email = Service.objects.get(slug="email")
+    subscribe_many(actor=owner5, service=email, emails=[f"stakeholder{n}@example.com" for n in range(subscribers)])
+    incident = services.incident_register(
+        actor=owner5, title="Email down for everyone", category=Category.objects.get(slug="outage"), service=email,
+        impact=1, urgency=1,
+    )  # fmt: skip
+    services.incident_declare_major(actor=owner5, incident=incident, reason="Benchmark")
+    OutboundMessage.objects.all().delete()  # measure the update alone
+    processes = Processes(env, tmp)
+    try:
+        for n in range(workers):
+            processes.worker(f"bench-subs-worker-{n}", concurrency=1)
+        processes.beat("bench-subs-beat")
+        time.sleep(6)
+        started = time.monotonic()
+        services.incident_add_public_update(actor=owner5, incident=Incident.objects.get(pk=incident.pk), body="Restoring mail")
+        queued = time.monotonic() - started
+        total = OutboundMessage.objects.count()
+        wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() >= total, 900, "every email", 0.2)
+        handed = time.monotonic() - started
+    finally:
+        processes.stop()
+    return {"subscribers": subscribers, "messages": total, "workers": workers, "update_s": round(queued, 2),
+            "all_handed_to_smtp_s": round(handed, 1), "per_second": round(total / handed, 1)}  # fmt: skip
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--incidents", type=int, default=10_000)
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    args = parser.parse_args()
+
+    from tests.processes.harness import Redis, Sink
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak")
+    bench_url = prepare_database(base)
+    tmp = Path(tempfile.mkdtemp(prefix="firebreak-engine-"))
+    redis, sink = Redis(tmp), Sink()
+    redis.start()
+    results = {"when": datetime.now(UTC).isoformat(), "breaches": [], "subscribers": None}
+    with sink:
+        env = {
+            **os.environ, "DATABASE_URL": bench_url, "SECRET_KEY": "bench", "DEBUG": "false",
+            "CELERY_BROKER_URL": redis.url, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(sink.port),
+            "SLA_SWEEP_SECONDS": "1", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "60",
+        }  # fmt: skip
+        django_setup(env)
+        try:
+            for workers in (1, 2):
+                log(f"{args.incidents} incidents breaching in one minute, {workers} worker(s)...")
+                results["breaches"].append(run_breach_scenario(env, tmp, args.incidents, workers))
+                log(json.dumps(results["breaches"][-1]))
+            log(f"one major-incident update to {args.subscribers} subscribers, 2 workers...")
+            results["subscribers"] = run_subscriber_scenario(env, tmp, args.subscribers, 2)
+            log(json.dumps(results["subscribers"]))
+        finally:
+            redis.stop()
+    print()
+    print("Breaches in one minute   workers  marked (s)  marked+escalated+mailed (s)  incidents/s")
+    for row in results["breaches"]:
+        print(f"{row['incidents']:>22}  {row['workers']:>7}  {row['marked_s']:>10}  {row['escalated_s']:>27}  {row['per_second']:>11}")
+    subs = results["subscribers"]
+    print(f"\nMajor-incident update to {subs['subscribers']} subscribers ({subs['messages']} messages, {subs['workers']} workers):"
+          f" update {subs['update_s']} s, all handed to SMTP after {subs['all_handed_to_smtp_s']} s ({subs['per_second']}/s)")  # fmt: skip
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"engine-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
