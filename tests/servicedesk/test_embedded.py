@@ -104,6 +104,27 @@ def test_make_run_path_serves_logs_in_and_delivers_mail(tmp_path):
             return rows == [("sent",)]
 
         _wait_for(delivered, 60, "the worker to deliver the update")
+
+        # Beat's timer sweep runs on SQLite too: a target of seconds breaches and is marked.
+        token = subprocess.run(
+            manage + ["issue_token", "owner5"], cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=60
+        ).stdout.strip()
+        headers["Authorization"] = f"Bearer {token}"
+        targets = {str(p): {"response": 2 * p, "resolution": 4 * p} for p in range(1, 6)}
+        request = urllib.request.Request(
+            f"{base}/api/v1/procedures/hardware/", data=json.dumps({"sla_targets": targets}).encode(),
+            headers=headers, method="PATCH",
+        )  # fmt: skip
+        urllib.request.urlopen(request, timeout=10).close()
+        post("/api/v1/procedures/hardware/publish/", {})
+        quick = post("/api/v1/incidents/", {"title": "Quick", "category": "hardware", "impact": 2, "urgency": 2})
+        number = int(quick["reference"].split("-")[1])
+
+        def breached():
+            row = database.execute("SELECT response_breached FROM incidents_incident WHERE id = ?", (number,)).fetchone()
+            return row == (1,)
+
+        _wait_for(breached, 60, "the sweep to mark the breach")
         database.close()
     finally:
         stack.send_signal(signal.SIGINT)
