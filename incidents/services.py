@@ -47,6 +47,14 @@ def _guard(incident, name, verb=None):
         )
 
 
+def _begin(actor, incident, action, name, verb=None, *, now=None):
+    """The start of every change: the clock, the row lock, the policy, the state guard."""
+    incident = _lock(incident)
+    _require(actor, action, incident)
+    _guard(incident, name, verb)
+    return incident, now or timezone.now()
+
+
 def _lock(incident):
     """Re-read the incident under a row lock; later checks see the committed state."""
     return (
@@ -174,10 +182,7 @@ def incident_update(*, actor, incident, now=None, **changes):
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.EDIT, incident)
-    _guard(incident, "edit")
+    incident, now = _begin(actor, incident, Action.EDIT, "edit", now=now)
     before, after, fields = {}, {}, set()
     for name, value in changes.items():
         old = getattr(incident, name)
@@ -265,10 +270,7 @@ def _acknowledge(incident, actor, now, fields):
 @transaction.atomic
 def incident_acknowledge(*, actor, incident, now=None):
     """The first response: stops the response clock."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.ACKNOWLEDGE, incident)
-    _guard(incident, "acknowledge")
+    incident, now = _begin(actor, incident, Action.ACKNOWLEDGE, "acknowledge", now=now)
     if incident.acknowledged_at is not None:
         raise Conflict(errors.ALREADY_ACKNOWLEDGED, status=incident.status)
     fields = set()
@@ -279,10 +281,7 @@ def incident_acknowledge(*, actor, incident, now=None):
 
 @transaction.atomic
 def incident_start(*, actor, incident, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.START, incident)
-    _guard(incident, "start", "start work on")
+    incident, now = _begin(actor, incident, Action.START, "start", "start work on", now=now)
     fields = {"status"}
     if incident.assignee_id is None:
         _validate_assignee(actor, incident.team)
@@ -299,10 +298,7 @@ def incident_start(*, actor, incident, now=None):
 
 @transaction.atomic
 def incident_hold(*, actor, incident, reason, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.HOLD, incident)
-    _guard(incident, "hold", "put on hold")
+    incident, now = _begin(actor, incident, Action.HOLD, "hold", "put on hold", now=now)
     incident.status, incident.on_hold_since = Status.ON_HOLD, now
     _save(incident, now, "status", "on_hold_since")
     _event(incident, actor, Kind.HELD, now, public=True, reason=reason)
@@ -319,10 +315,7 @@ def _end_hold(incident, now):
 
 @transaction.atomic
 def incident_resume(*, actor, incident, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.RESUME, incident)
-    _guard(incident, "resume")
+    incident, now = _begin(actor, incident, Action.RESUME, "resume", now=now)
     held = _end_hold(incident, now)
     incident.status = Status.IN_PROGRESS
     _save(incident, now, "status", "on_hold_since", "held_seconds", *SLA_FIELDS)
@@ -335,10 +328,7 @@ def incident_resume(*, actor, incident, now=None):
 
 @transaction.atomic
 def incident_prioritise(*, actor, incident, priority, reason, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.PRIORITISE, incident)
-    _guard(incident, "prioritise")
+    incident, now = _begin(actor, incident, Action.PRIORITISE, "prioritise", now=now)
     before = incident.priority
     incident.priority, incident.priority_overridden = priority, True
     _refresh_due_times(incident)
@@ -351,10 +341,7 @@ def incident_prioritise(*, actor, incident, priority, reason, now=None):
 def incident_escalate(*, actor, incident, reason, team=None, now=None):
     """Hierarchical without a team (raise the escalation level), functional with one
     (hand the incident to that team)."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.ESCALATE, incident)
-    _guard(incident, "escalate")
+    incident, now = _begin(actor, incident, Action.ESCALATE, "escalate", now=now)
     if team is not None and team.pk == incident.team_id:
         raise ValidationError({"team": [errors.SAME_TEAM.format(team=team.slug)]})
     if team is None:
@@ -373,10 +360,7 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
 
 @transaction.atomic
 def incident_resolve(*, actor, incident, resolution_code, resolution_notes, cause="", now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.RESOLVE, incident)
-    _guard(incident, "resolve")
+    incident, now = _begin(actor, incident, Action.RESOLVE, "resolve", now=now)
     fields = {"status", "resolved_at", "resolution_code", "resolution_notes", "cause"}
     if incident.status == Status.ON_HOLD:
         _end_hold(incident, now)
@@ -405,10 +389,7 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
 def incident_close(*, actor, incident, override_reason="", now=None):
     """Close a resolved incident. The procedure's mandatory tasks must be done, unless a
     level 4 person overrides the checklist with a reason."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.CLOSE, incident)
-    _guard(incident, "close")
+    incident, now = _begin(actor, incident, Action.CLOSE, "close", now=now)
     open_tasks = list(incident.tasks.filter(mandatory=True, done_at__isnull=True).values_list("title", flat=True))
     if open_tasks and not override_reason:
         raise Conflict(errors.TASKS_OPEN.format(tasks="; ".join(open_tasks)), status=incident.status)
@@ -423,10 +404,7 @@ def incident_close(*, actor, incident, override_reason="", now=None):
 
 @transaction.atomic
 def incident_complete_task(*, actor, incident, position, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.COMPLETE_TASK, incident)
-    _guard(incident, "complete-task", "complete a task on")
+    incident, now = _begin(actor, incident, Action.COMPLETE_TASK, "complete-task", "complete a task on", now=now)
     task = incident.tasks.filter(position=position).first()
     if task is None:
         raise ValidationError({"task": [errors.NO_SUCH_TASK.format(position=position)]})
@@ -459,10 +437,7 @@ def incident_meet_deadline(*, actor, incident, deadline_id, note="", now=None):
 
 @transaction.atomic
 def incident_reopen(*, actor, incident, reason, now=None):
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.REOPEN, incident)
-    _guard(incident, "reopen")
+    incident, now = _begin(actor, incident, Action.REOPEN, "reopen", now=now)
     incident.status, incident.resolved_at = Status.IN_PROGRESS, None
     fields = ["status", "resolved_at"]
     if incident.assignee_id is None:
@@ -476,10 +451,7 @@ def incident_reopen(*, actor, incident, reason, now=None):
 @transaction.atomic
 def incident_cancel(*, actor, incident, reason, now=None):
     """A duplicate, or not an incident at all."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.CANCEL, incident)
-    _guard(incident, "cancel")
+    incident, now = _begin(actor, incident, Action.CANCEL, "cancel", now=now)
     before = incident.status
     incident.status, incident.on_hold_since = Status.CANCELLED, None
     incident.closed_at = now
@@ -492,10 +464,7 @@ def incident_cancel(*, actor, incident, reason, now=None):
 def incident_declare_major(*, actor, incident, reason, comms_lead=None, now=None):
     """Declare a major incident: name a communications lead (level 5; the declarer by
     default), tell the stakeholders, and start the update cadence."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.DECLARE_MAJOR, incident)
-    _guard(incident, "declare-major", "declare a major incident on")
+    incident, now = _begin(actor, incident, Action.DECLARE_MAJOR, "declare-major", "declare a major incident on", now=now)
     if incident.is_major:
         raise Conflict(errors.ALREADY_MAJOR, status=incident.status)
     lead = comms_lead or actor
@@ -553,10 +522,7 @@ def incident_add_note(*, actor, incident, body, now=None):
 @transaction.atomic
 def incident_add_public_update(*, actor, incident, body, now=None):
     """A progress update for the people affected: the reporter and the service owner."""
-    now = now or timezone.now()
-    incident = _lock(incident)
-    _require(actor, Action.PUBLIC_UPDATE, incident)
-    _guard(incident, "updates", "post an update on")
+    incident, now = _begin(actor, incident, Action.PUBLIC_UPDATE, "updates", "post an update on", now=now)
     event = _event(incident, actor, Kind.PUBLIC_UPDATE, now, public=True, body=body)
     fields = []
     if incident.is_major:
