@@ -152,10 +152,65 @@ class ReasonForm(forms.Form):
 
 
 class CloseForm(forms.Form):
+    """Close a resolved incident. The override reason is offered only where it can help:
+    mandatory tasks are open and the person may override the checklist."""
+
     override_reason = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-        label="Override reason", help_text="Only to close with mandatory tasks open (level 4).",
+        label="Override reason",
+        help_text="Mandatory tasks are still open (see the checklist). To close anyway, say why: "
+                  "the reason and the open tasks go on the timeline.",
     )  # fmt: skip
+
+    def __init__(self, *args, may_override=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_override:
+            del self.fields["override_reason"]
+
+    def service_kwargs(self):
+        return {"override_reason": self.cleaned_data.get("override_reason", "")}
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        name = str(obj)
+        return obj.username if name == obj.username else f"{name} ({obj.username})"
+
+
+class DeclareMajorForm(ReasonForm):
+    """Declare a major incident. The communications lead is chosen from `comms_leads`
+    (staff who may lead one); left blank, the declarer leads."""
+
+    comms_lead = PersonChoiceField(
+        queryset=Person.objects.none(),
+        to_field_name="username",
+        required=False,
+        label="Communications lead",
+        empty_label="Me",
+        help_text="Keeps the stakeholders informed. Needs SFIA level 5.",
+        error_messages={"invalid_choice": "Choose a member of staff at SFIA level 5."},
+    )
+
+    def __init__(self, *args, comms_leads=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if comms_leads is not None:
+            self.fields["comms_lead"].queryset = comms_leads
+
+    def service_kwargs(self):
+        return {"reason": self.cleaned_data["reason"], "comms_lead": self.cleaned_data.get("comms_lead")}
+
+
+class DeadlineMetForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=2000, label="Note", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional: who was told, a case number.",
+    )  # fmt: skip
+
+
+class WatchForm(forms.Form):
+    """Follow an incident (1) or stop following it (0)."""
+
+    watching = forms.TypedChoiceField(choices=[("1", "Watch"), ("0", "Stop watching")], coerce=lambda v: v == "1")
 
 
 class PrioritiseForm(forms.Form):

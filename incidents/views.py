@@ -2,7 +2,6 @@
 service, ask `can` every permission question, render."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,16 +15,16 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from incidents import forms, lifecycle, services
+from incidents import clocks, engine, forms, lifecycle, services
 from incidents.filters import IncidentFilter
-from incidents.models import Channel, Status
+from incidents.models import ACTIVE_STATUSES, Channel
 from incidents.selectors import access_incident, incidents_visible_to, timeline_for
 from servicedesk.errors import Conflict, Forbidden
-from skills.policy import Action, can, level_of, why_not
+from skills.models import Person, Role
+from skills.policy import Action, can, level_of, required_level, why_not
 from skills.selectors import staff_in_team
 
 PAGE_SIZE = 25
-DUE_SOON = timedelta(hours=1)
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -43,34 +42,13 @@ def _parse_cursor(raw):
     return (at, pk) if at is not None and timezone.is_aware(at) else None
 
 
-def _sla_marks(incident, now):
-    """How each SLA clock looks on screen: breached (marked), overdue (passed, not yet
-    marked by the sweep), soon, paused, met, or blank."""
-
-    def running(due):
-        if due <= now:
-            return "overdue"
-        return "soon" if due - now <= DUE_SOON else ""
-
-    if incident.response_breached:
-        response = "breached"
-    elif incident.acknowledged_at is not None:
-        response = "met"
-    elif incident.is_open:
-        response = running(incident.response_due_at)
-    else:
-        response = ""
-    if incident.resolution_breached:
-        resolution = "breached"
-    elif incident.resolved_at is not None:
-        resolution = "met"
-    elif incident.status == Status.ON_HOLD:
-        resolution = "paused"  # the due time moves on when work resumes
-    elif incident.is_open:
-        resolution = running(incident.resolve_due_at)
-    else:
-        resolution = ""
-    return {"response": response, "resolution": resolution}
+def _clock_marks(incident, now):
+    """Each SLA clock's state (running, warning, breached, met, paused): the same answer
+    as the API's `response_clock` and `resolution_clock`. Reads the row only, no queries."""
+    return {
+        "response": clocks.response_clock(incident, now),
+        "resolution": clocks.resolution_clock(incident, now),
+    }
 
 
 @login_required
@@ -90,7 +68,7 @@ def queue(request):
     rows = rows[:PAGE_SIZE]
     now = timezone.now()
     for incident in rows:
-        incident.marks = _sla_marks(incident, now)
+        incident.marks = _clock_marks(incident, now)
     last = rows[-1] if rows else None
     context = {
         "form": form,
@@ -183,7 +161,7 @@ ACTIONS = {
         IncidentAction("resolve", "Resolve", Action.RESOLVE, services.incident_resolve, forms.ResolveForm),
         IncidentAction("reopen", "Reopen", Action.REOPEN, services.incident_reopen, forms.ReasonForm),
         IncidentAction("declare-major", "Declare a major incident", Action.DECLARE_MAJOR,
-                       services.incident_declare_major, forms.ReasonForm, danger=True),
+                       services.incident_declare_major, forms.DeclareMajorForm, danger=True),
         IncidentAction("cancel", "Cancel", Action.CANCEL, services.incident_cancel, forms.ReasonForm, danger=True),
     ]
 }  # fmt: skip
@@ -192,18 +170,44 @@ ACTIONS = {
 def _allowed(person, incident):
     """What `can` allows this person on this incident, by action name (state aside)."""
     allowed = {name: can(person, action.policy, incident) for name, action in ACTIONS.items()}
-    allowed["allocate_person"] = can(person, Action.ALLOCATE_PERSON, incident)
-    allowed["reassign_team"] = can(person, Action.REASSIGN_TEAM, incident)
+    for name, policy in (
+        ("allocate_person", Action.ALLOCATE_PERSON),
+        ("reassign_team", Action.REASSIGN_TEAM),
+        ("complete_task", Action.COMPLETE_TASK),
+        ("record_deadline", Action.RECORD_DEADLINE),
+        ("override_checklist", Action.OVERRIDE_CHECKLIST),
+        ("watch", Action.VIEW),
+    ):
+        allowed[name] = can(person, policy, incident)
     return allowed
 
 
-def _make_form(action, person, incident, allowed, data=None):
+def _comms_leads(incident):
+    """Who may lead a major incident's communications: active staff the service accepts
+    (SFIA level 5 unless the procedure sets another level) who may see the incident."""
+    level = required_level(Action.DECLARE_MAJOR, incident)
+    people = Person.objects.filter(role=Role.STAFF, is_active=True, sfia_level__gte=level)
+    if incident.is_security and level < 5:
+        # Below level 5 only the security team sees a security incident.
+        people = people.filter(Q(sfia_level__gte=5) | Q(teams__is_security=True)).distinct()
+    return people.order_by("username")
+
+
+def _make_form(action, person, incident, allowed, data=None, *, open_mandatory=None):
     auto_id = f"id_{action.name.replace('-', '_')}_%s"  # several forms share one page
     if action.form is forms.AssignForm:
         team_staff = staff_in_team(incident.team).order_by("username") if incident.team_id else None
         return forms.AssignForm(
             data, auto_id=auto_id, team_staff=team_staff, may_allocate_person=allowed["allocate_person"]
         )
+    if action.form is forms.CloseForm:
+        # The override reason only where it can help: mandatory tasks open, and level 4.
+        may_override = allowed["override_checklist"]
+        if may_override and open_mandatory is None:
+            open_mandatory = incident.tasks.filter(mandatory=True, done_at__isnull=True).exists()
+        return forms.CloseForm(data, auto_id=auto_id, may_override=may_override and bool(open_mandatory))
+    if action.form is forms.DeclareMajorForm:
+        return forms.DeclareMajorForm(data, auto_id=auto_id, comms_leads=_comms_leads(incident))
     return action.form(data, auto_id=auto_id)
 
 
@@ -235,28 +239,125 @@ def _timeline_rows(events):
     return rows
 
 
+def _deadline_state(deadline, now):
+    """A named deadline in the SLA clocks' words: running, warning (the reminder is
+    due), breached (missed) or met."""
+    if deadline.met_at is not None:
+        return clocks.MET
+    if deadline.breached or now >= deadline.due_at:
+        return clocks.BREACHED
+    if deadline.reminded or now >= deadline.remind_at:
+        return clocks.WARNING
+    return clocks.RUNNING
+
+
+def _deadline_rows(incident, now, *, may_record, bound):
+    rows = []
+    for deadline in incident.deadlines.select_related("met_by"):
+        key = f"deadline-{deadline.pk}"
+        form = None
+        if may_record and deadline.met_at is None:
+            form = bound.get(key) or forms.DeadlineMetForm(auto_id=f"id_deadline_{deadline.pk}_%s")
+        rows.append({
+            "deadline": deadline,
+            "state": _deadline_state(deadline, now),
+            "late": deadline.met_at is not None and deadline.met_at > deadline.due_at,
+            "form": form,
+            "open": key in bound,
+        })  # fmt: skip
+    return rows
+
+
+STEP_ANCHORS = {"created": "registration", "response_due": "the response target", "resolve_due": "the resolution target"}
+STEP_ACTIONS = {"notify": "Notify", "raise_level": "Raise the escalation level", "handover": "Hand over"}
+
+
+def _duration(seconds):
+    """3900 -> "1 h 5 min"."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")) if n]
+    return " ".join(parts) or "0 s"
+
+
+def _step_targets(targets):
+    names = []
+    if targets.get("team"):
+        names.append(f"team {targets['team']}")
+    if targets.get("min_level"):
+        names.append(f"staff at level {targets['min_level']} and up")
+    if targets.get("person"):
+        names.append(str(targets["person"]))
+    if targets.get("assignee"):
+        names.append("the assignee")
+    if targets.get("supplier"):
+        names.append(f"supplier {targets['supplier']}")
+    return ", ".join(names)
+
+
+def _escalation_rows(incident):
+    """The incident's own copy of the escalation policy, one readable row per step, with
+    when each step ran or is due."""
+    steps = incident.escalation_policy or []
+    if not steps:
+        return []
+    ran = dict(incident.step_runs.values_list("step", "at"))
+    rows = []
+    for number, step in enumerate(steps):
+        anchor = STEP_ANCHORS.get(step.get("anchor"), step.get("anchor"))
+        after = step.get("after") or 0
+        due = None
+        if number not in ran and incident.status in ACTIVE_STATUSES:  # on hold, timers wait
+            due = engine.step_due_at(incident, step)
+        rows.append({
+            "number": number + 1,
+            "when": f"{_duration(after)} after {anchor}" if after else f"At {anchor}",
+            "action": STEP_ACTIONS.get(step.get("action"), step.get("action")),
+            "targets": _step_targets(step.get("targets") or {}),
+            "ran_at": ran.get(number),
+            "due_at": due,
+        })  # fmt: skip
+    return rows
+
+
 def _render_detail(request, incident, *, status=200, bound=None):
     person = request.user
+    bound = bound or {}
+    now = timezone.now()
     allowed = _allowed(person, incident)
+    tasks = list(incident.tasks.select_related("done_by"))
+    open_mandatory = [task for task in tasks if task.mandatory and task.done_at is None]
     panels = []
     for name, action in ACTIONS.items():
         if not allowed[name] or not action.is_offered(incident):
             continue
-        form = bound.get(name) if bound else None
+        form = bound.get(name)
         panels.append({
             "action": action,
-            "form": form or _make_form(action, person, incident, allowed),
+            "form": form or _make_form(action, person, incident, allowed, open_mandatory=bool(open_mandatory)),
             "open": form is not None,
         })  # fmt: skip
+    watchers = list(incident.watchers.select_related("person").order_by("person__username"))
+    is_staff_view = level_of(person) is not None
     context = {
         "incident": incident,
-        "marks": _sla_marks(incident, timezone.now()),
+        "marks": _clock_marks(incident, now),
         "timeline": _timeline_rows(timeline_for(person, incident)),
         "allowed": allowed,
         "buttons": [p for p in panels if not p["form"].fields],
         "panels": [p for p in panels if p["form"].fields],
-        "is_staff_view": level_of(person) is not None,
+        "is_staff_view": is_staff_view,
         "reassign_refusal": None if allowed["reassign_team"] else why_not(person, Action.REASSIGN_TEAM, incident),
+        "tasks": tasks,
+        "open_mandatory": open_mandatory,
+        "may_complete_tasks": allowed["complete_task"] and lifecycle.allows("complete-task", incident),
+        "close_blocked": bool(open_mandatory) and lifecycle.allows("close", incident),
+        "deadlines": _deadline_rows(incident, now, may_record=allowed["record_deadline"], bound=bound),
+        "escalation": _escalation_rows(incident),
+        "watching": any(w.person_id == person.pk for w in watchers),
+        "watchers": watchers if is_staff_view else None,
+        "watcher_count": len(watchers),
     }
     template = "incidents/_detail_panel.html" if request.htmx else "incidents/detail.html"
     response = render(request, template, context, status=status)
@@ -269,26 +370,20 @@ def detail(request, reference):
     return _render_detail(request, access_incident(request.user, reference))
 
 
-@login_required
-@require_POST
-def act(request, reference, action):
-    """Run one action on an incident. Refusals and conflicts come back as a message on the
-    incident's page (403, 409, 400) with nothing changed; success redirects back."""
-    spec = ACTIONS.get(action)
-    if spec is None:
-        raise Http404("No such action.")
+def _perform(request, incident, *, key, label, policy, make_form, call, success=None):
+    """Run one change on an incident: ask the policy, parse the form, call the service.
+    Refusals and conflicts come back as a message on the incident's page (403, 409, 400)
+    with nothing changed; success redirects back, or re-renders the page for htmx."""
     person = request.user
-    incident = access_incident(person, reference)
-    if not can(person, spec.policy, incident):
-        messages.error(request, why_not(person, spec.policy, incident))
+    if not can(person, policy, incident):
+        messages.error(request, why_not(person, policy, incident))
         return _render_detail(request, incident, status=403)
-    allowed = _allowed(person, incident)
-    form = _make_form(spec, person, incident, allowed, data=request.POST)
+    form = make_form(request.POST)
     if not form.is_valid():
-        messages.error(request, f"{spec.label}: check the form below.")
-        return _render_detail(request, incident, status=400, bound={spec.name: form})
+        messages.error(request, f"{label}: check the form below.")
+        return _render_detail(request, incident, status=400, bound={key: form})
     try:
-        spec.service(actor=person, incident=incident, **_service_kwargs(form))
+        call(form)
     except Conflict as exc:
         messages.error(request, exc.message)
         return _render_detail(request, incident, status=409)
@@ -297,12 +392,74 @@ def act(request, reference, action):
         return _render_detail(request, incident, status=403)
     except ValidationError as exc:
         _add_service_errors(form, exc)
-        messages.error(request, f"{spec.label}: " + " ".join(exc.messages))
-        return _render_detail(request, incident, status=400, bound={spec.name: form})
-    messages.success(request, f"{spec.label}: done.")
+        messages.error(request, f"{label}: " + " ".join(exc.messages))
+        return _render_detail(request, incident, status=400, bound={key: form})
+    messages.success(request, success(form) if success else f"{label}: done.")
     if request.htmx:
-        return _render_detail(request, access_incident(person, reference))
+        return _render_detail(request, access_incident(person, incident.reference))
     return redirect(incident)
+
+
+@login_required
+@require_POST
+def act(request, reference, action):
+    """Run one of ACTIONS on an incident."""
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise Http404("No such action.")
+    person = request.user
+    incident = access_incident(person, reference)
+    return _perform(
+        request, incident, key=spec.name, label=spec.label, policy=spec.policy,
+        make_form=lambda data: _make_form(spec, person, incident, _allowed(person, incident), data),
+        call=lambda form: spec.service(actor=person, incident=incident, **_service_kwargs(form)),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def task_done(request, reference, position):
+    """Mark one checklist task done."""
+    person = request.user
+    incident = access_incident(person, reference)
+    return _perform(
+        request, incident, key=f"task-{position}", label=f"Task {position}", policy=Action.COMPLETE_TASK,
+        make_form=forms.EmptyForm,
+        call=lambda form: services.incident_complete_task(actor=person, incident=incident, position=position),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def deadline_met(request, reference, deadline_id):
+    """Record that a named deadline (such as notifying the regulator) was met."""
+    person = request.user
+    incident = access_incident(person, reference)
+    return _perform(
+        request, incident, key=f"deadline-{deadline_id}", label="Deadline met", policy=Action.RECORD_DEADLINE,
+        make_form=lambda data: forms.DeadlineMetForm(data, auto_id=f"id_deadline_{deadline_id}_%s"),
+        call=lambda form: services.incident_meet_deadline(
+            actor=person, incident=incident, deadline_id=deadline_id, note=form.cleaned_data["note"]
+        ),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def watch(request, reference):
+    """Start (watching=1) or stop (watching=0) following the incident's public progress."""
+    person = request.user
+    incident = access_incident(person, reference)
+    return _perform(
+        request, incident, key="watch", label="Watch", policy=Action.VIEW, make_form=forms.WatchForm,
+        call=lambda form: services.incident_watch(
+            actor=person, incident=incident, watching=form.cleaned_data["watching"]
+        ),
+        success=lambda form: (
+            f"You are watching {incident.reference}: its public updates come to you by email."
+            if form.cleaned_data["watching"] else f"You stopped watching {incident.reference}."
+        ),
+    )  # fmt: skip
 
 
 @csrf_exempt  # one-click unsubscribe (RFC 8058) posts from the mail client, without a session
