@@ -11,6 +11,7 @@ Deterministic: the same target and starting count give the same rows.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -33,11 +34,34 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from incidents.models import Channel, Incident, Status  # noqa: E402
+from procedures import selectors as procedure_selectors  # noqa: E402
+from procedures import sla  # noqa: E402
 from procedures.models import Category, Service  # noqa: E402
 from procedures.priority import priority_for  # noqa: E402
 from procedures.selectors import procedure_version_in_force  # noqa: E402
-from procedures.sla import due_times  # noqa: E402
 from skills.models import Person, Role, Team  # noqa: E402
+
+try:  # routing rules, where the procedures have them
+    from procedures.routing import route  # noqa: E402
+except ImportError:  # pragma: no cover
+    route = None
+
+INCIDENT_FIELDS = {field.name for field in Incident._meta.get_fields()}
+
+
+def sla_fields(version, priority, created_at, held_seconds):
+    """The incident's due (and, where the model has them, warning) times, computed by the
+    same function the services use: sla_times where it exists, else due_times."""
+    if hasattr(sla, "sla_times"):
+        times = sla.sla_times(version, priority, created_at, held_seconds)
+        return {
+            name: value
+            for name, value in dataclasses.asdict(times).items()
+            if name in INCIDENT_FIELDS
+        }
+    response_due, resolve_due = sla.due_times(version, priority, created_at, held_seconds)
+    return {"response_due_at": response_due, "resolve_due_at": resolve_due}
+
 
 BATCH = 5000
 DAY = 86400
@@ -46,7 +70,14 @@ DAY = 86400
 EXTRA_STAFF = {"service-desk": 8, "infrastructure": 6, "applications": 6, "security": 2}
 REPORTERS = 400
 
-CATEGORY_WEIGHTS = {"hardware": 22, "network": 18, "software": 28, "how-to": 24, "security": 5, "outage": 3}
+CATEGORY_WEIGHTS = {
+    "hardware": 22,
+    "network": 18,
+    "software": 28,
+    "how-to": 24,
+    "security": 5,
+    "outage": 3,
+}
 SERVICES_FOR = {
     "hardware": [None, None, None, "email", "website"],
     "network": ["vpn", "vpn", "email", "website", None],
@@ -55,50 +86,152 @@ SERVICES_FOR = {
     "security": [None, "email", "website", "vpn"],
     "outage": ["email", "vpn", "payroll", "website"],
 }
-CHANNELS = [(Channel.WEB, 45), (Channel.EMAIL, 25), (Channel.PHONE, 10), (Channel.ALERT, 14), (Channel.API, 6)]
+CHANNELS = [
+    (Channel.WEB, 45),
+    (Channel.EMAIL, 25),
+    (Channel.PHONE, 10),
+    (Channel.ALERT, 14),
+    (Channel.API, 6),
+]
 IMPACT = [(1, 8), (2, 30), (3, 62)]
 URGENCY = [(1, 14), (2, 36), (3, 50)]
 OPEN_MIX = [(Status.NEW, 18), (Status.ASSIGNED, 20), (Status.IN_PROGRESS, 42), (Status.ON_HOLD, 20)]
-RESOLUTION_CODES = ["fixed", "fixed", "fixed", "workaround", "no-fault-found", "user-error", "replaced", "config-change"]
+RESOLUTION_CODES = [
+    "fixed",
+    "fixed",
+    "fixed",
+    "workaround",
+    "no-fault-found",
+    "user-error",
+    "replaced",
+    "config-change",
+]
 
-SITES = ["London", "Leeds", "Manchester", "Bristol", "Glasgow", "Cardiff", "Belfast", "Dublin", "Paris", "Berlin"]
+SITES = [
+    "London",
+    "Leeds",
+    "Manchester",
+    "Bristol",
+    "Glasgow",
+    "Cardiff",
+    "Belfast",
+    "Dublin",
+    "Paris",
+    "Berlin",
+]
 WORDS = {
     "hardware": (
-        ["Laptop", "Printer", "Monitor", "Docking station", "Keyboard", "Desk phone", "Badge reader", "Headset",
-         "Scanner", "Projector in meeting room"],
-        ["will not power on", "is very slow", "shows a blue screen", "keeps overheating", "has a cracked screen",
-         "is not detected", "jams on every print job", "makes a grinding noise", "battery drains in an hour",
-         "flickers constantly"],
+        [
+            "Laptop",
+            "Printer",
+            "Monitor",
+            "Docking station",
+            "Keyboard",
+            "Desk phone",
+            "Badge reader",
+            "Headset",
+            "Scanner",
+            "Projector in meeting room",
+        ],
+        [
+            "will not power on",
+            "is very slow",
+            "shows a blue screen",
+            "keeps overheating",
+            "has a cracked screen",
+            "is not detected",
+            "jams on every print job",
+            "makes a grinding noise",
+            "battery drains in an hour",
+            "flickers constantly",
+        ],
     ),
     "network": (
-        ["VPN", "Wi-Fi", "Office network", "DNS", "Firewall", "Proxy", "Guest Wi-Fi", "Network share",
-         "Remote desktop gateway"],
-        ["drops every few minutes", "cannot connect", "times out when connecting", "has very high latency",
-         "refuses my certificate", "is unreachable from home", "resolves the wrong address", "is painfully slow"],
+        [
+            "VPN",
+            "Wi-Fi",
+            "Office network",
+            "DNS",
+            "Firewall",
+            "Proxy",
+            "Guest Wi-Fi",
+            "Network share",
+            "Remote desktop gateway",
+        ],
+        [
+            "drops every few minutes",
+            "cannot connect",
+            "times out when connecting",
+            "has very high latency",
+            "refuses my certificate",
+            "is unreachable from home",
+            "resolves the wrong address",
+            "is painfully slow",
+        ],
     ),
     "software": (
-        ["Payroll application", "Outlook", "Teams", "Excel", "CRM", "HR portal", "Expenses app", "Website CMS",
-         "Finance reports", "Timesheet system"],
-        ["crashes on start", "shows error 500 when saving", "says the licence has expired", "login fails",
-         "export to PDF is broken", "freezes when opening attachments", "loses my changes", "will not update",
-         "shows the wrong totals", "sync error on every change"],
+        [
+            "Payroll application",
+            "Outlook",
+            "Teams",
+            "Excel",
+            "CRM",
+            "HR portal",
+            "Expenses app",
+            "Website CMS",
+            "Finance reports",
+            "Timesheet system",
+        ],
+        [
+            "crashes on start",
+            "shows error 500 when saving",
+            "says the licence has expired",
+            "login fails",
+            "export to PDF is broken",
+            "freezes when opening attachments",
+            "loses my changes",
+            "will not update",
+            "shows the wrong totals",
+            "sync error on every change",
+        ],
     ),
     "how-to": (
         ["How do I"],
-        ["reset my password", "set up mail on my phone", "share my calendar", "request a new monitor",
-         "connect to the VPN from home", "map a network drive", "add a signature in Outlook",
-         "book a meeting room display", "install the expenses app", "change my multi-factor device"],
+        [
+            "reset my password",
+            "set up mail on my phone",
+            "share my calendar",
+            "request a new monitor",
+            "connect to the VPN from home",
+            "map a network drive",
+            "add a signature in Outlook",
+            "book a meeting room display",
+            "install the expenses app",
+            "change my multi-factor device",
+        ],
     ),
     "security": (
         ["Security:"],
-        ["phishing email reported", "suspicious login from abroad", "malware detected on laptop",
-         "lost laptop on the train", "password shared by mistake", "unknown USB device plugged in",
-         "ransomware warning on file share", "account locked after brute force attempts"],
+        [
+            "phishing email reported",
+            "suspicious login from abroad",
+            "malware detected on laptop",
+            "lost laptop on the train",
+            "password shared by mistake",
+            "unknown USB device plugged in",
+            "ransomware warning on file share",
+            "account locked after brute force attempts",
+        ],
     ),
     "outage": (
         ["Email", "VPN", "Payroll", "Website", "Telephony", "File server"],
-        ["is down for everyone", "unavailable at the main site", "outage after maintenance",
-         "returns errors for all users", "is completely unreachable"],
+        [
+            "is down for everyone",
+            "unavailable at the main site",
+            "outage after maintenance",
+            "returns errors for all users",
+            "is completely unreachable",
+        ],
     ),
 }
 DETAILS = [
@@ -126,7 +259,9 @@ def ensure_people():
     """Extra staff per team and a few hundred reporters (idempotent, unusable passwords)."""
     unusable = make_password(None)
     teams = {team.slug: team for team in Team.objects.all()}
-    existing = set(Person.objects.filter(username__startswith="bench-").values_list("username", flat=True))
+    existing = set(
+        Person.objects.filter(username__startswith="bench-").values_list("username", flat=True)
+    )
     for slug, count in EXTRA_STAFF.items():
         for n in range(1, count + 1):
             username = f"bench-{slug}-{n}"
@@ -154,14 +289,26 @@ class Builder:
         self.services = {s.slug: s for s in Service.objects.all()}
         self.teams = {t.slug: t for t in Team.objects.all()}
         self.staff = {
-            slug: list(Person.objects.filter(role=Role.STAFF, is_active=True, teams=team).order_by("id"))
+            slug: list(
+                Person.objects.filter(role=Role.STAFF, is_active=True, teams=team).order_by("id")
+            )
             for slug, team in self.teams.items()
         }
-        self.reporters = list(Person.objects.filter(role=Role.REPORTER, is_active=True).order_by("id"))
+        self.reporters = list(
+            Person.objects.filter(role=Role.REPORTER, is_active=True).order_by("id")
+        )
         self.monitoring = Person.objects.get(username="monitoring")
         self.desk_agents = self.staff["service-desk"]
-        self.category_pairs = [(slug, w) for slug, w in CATEGORY_WEIGHTS.items() if slug in self.categories]
+        self.category_pairs = [
+            (slug, w) for slug, w in CATEGORY_WEIGHTS.items() if slug in self.categories
+        ]
         self.other_teams = [t for t in self.teams.values() if not t.is_security]
+        # The priority matrix in force (configurable where the code allows it).
+        self.matrix = (
+            procedure_selectors.priority_matrix()
+            if hasattr(procedure_selectors, "priority_matrix")
+            else None
+        )
 
     def created_times(self, count):
         """`count` arrival times over the past year, busier on weekdays in office hours, sorted."""
@@ -204,7 +351,9 @@ class Builder:
 
     def later(self, start, mean_seconds, cap):
         """A moment after `start`, exponentially distributed around `mean_seconds`, before `cap`."""
-        moment = start + timedelta(seconds=max(30.0, self.rng.expovariate(1 / max(mean_seconds, 60))))
+        moment = start + timedelta(
+            seconds=max(30.0, self.rng.expovariate(1 / max(mean_seconds, 60)))
+        )
         return min(moment, cap)
 
     def row(self, created_at):
@@ -214,10 +363,6 @@ class Builder:
         impact, urgency = weighted(rng, IMPACT), weighted(rng, URGENCY)
         if slug == "outage":
             impact = 1 if rng.random() < 0.7 else 2
-        priority = priority_for(impact, urgency)
-        overridden = rng.random() < 0.02
-        if overridden:
-            priority = min(5, max(1, priority + rng.choice((-1, 1))))
         service_slug = rng.choice(SERVICES_FOR[slug])
         service = self.services.get(service_slug) if service_slug else None
         channel = weighted(rng, CHANNELS)
@@ -228,7 +373,18 @@ class Builder:
         else:
             reporter = rng.choice(self.reporters)
             created_by = rng.choice(self.desk_agents) if channel == Channel.PHONE else reporter
+        title, description = self.text(slug)
         team = version.team
+        if route is not None:  # the version's routing rules, as at registration
+            decision = route(
+                version, category=category, service=service, title=title, description=description,
+                channel=channel, impact=impact,
+            )  # fmt: skip
+            team, impact = self.teams.get(decision.team_slug, team), decision.impact
+        priority = priority_for(impact, urgency, self.matrix)
+        overridden = rng.random() < 0.02
+        if overridden:
+            priority = min(5, max(1, priority + rng.choice((-1, 1))))
         escalation_level = 0
         if not version.is_security and rng.random() < 0.07:  # functional escalation to another team
             team = rng.choice([t for t in self.other_teams if t.pk != team.pk])
@@ -242,7 +398,8 @@ class Builder:
         held = 0
         if status in (Status.RESOLVED, Status.CLOSED) and rng.random() < 0.1:
             held = rng.randrange(1800, 2 * DAY)
-        response_due, resolve_due = due_times(version, priority, created_at, held)
+        times = sla_fields(version, priority, created_at, held)
+        response_due, resolve_due = times["response_due_at"], times["resolve_due_at"]
         response_target, resolution_target = version.targets_for(priority)
 
         assignee = acknowledged_at = resolved_at = closed_at = on_hold_since = None
@@ -259,7 +416,16 @@ class Builder:
             resolved_at = self.later(acknowledged_at, resolution_target * 0.7 + held, now)
             code = rng.choice(RESOLUTION_CODES)
             notes = f"Resolved: {code.replace('-', ' ')}. {rng.choice(DETAILS)}"
-            cause = rng.choice(["", "", "Configuration drift", "Expired certificate", "Hardware fault", "User error"])
+            cause = rng.choice(
+                [
+                    "",
+                    "",
+                    "Configuration drift",
+                    "Expired certificate",
+                    "Hardware fault",
+                    "User error",
+                ]
+            )
             if status == Status.CLOSED:
                 closed_at = resolved_at + timedelta(seconds=rng.randrange(3600, 5 * DAY))
                 if closed_at > now:
@@ -270,14 +436,19 @@ class Builder:
         is_open = status in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
         response_breached = (acknowledged_at or (now if is_open else created_at)) > response_due
         resolution_breached = (resolved_at or (now if is_open else created_at)) > resolve_due
-        updated_at = max(t for t in (created_at, acknowledged_at, on_hold_since, resolved_at, closed_at) if t)
-        title, description = self.text(slug)
+        updated_at = max(
+            t for t in (created_at, acknowledged_at, on_hold_since, resolved_at, closed_at) if t
+        )
+        extra = dict(times)
+        if "escalation_policy" in INCIDENT_FIELDS:
+            extra["escalation_policy"] = list(version.escalation or ())
         return Incident(
+            **extra,
             title=title, description=description, reporter=reporter, created_by=created_by, channel=channel,
             category=category, service=service, impact=impact, urgency=urgency, priority=priority,
             priority_overridden=overridden, status=status, team=team, assignee=assignee, procedure_version=version,
             is_major=slug == "outage" and impact == 1 and rng.random() < 0.5, is_security=version.is_security,
-            escalation_level=escalation_level, response_due_at=response_due, resolve_due_at=resolve_due,
+            escalation_level=escalation_level,
             response_breached=response_breached, resolution_breached=resolution_breached, held_seconds=held,
             on_hold_since=on_hold_since, resolution_code=code, resolution_notes=notes, cause=cause,
             created_at=created_at, updated_at=updated_at, acknowledged_at=acknowledged_at,
@@ -288,19 +459,29 @@ class Builder:
 def summary():
     by_status = dict(Incident.objects.values_list("status").annotate(n=Count("id")).order_by())
     infra = dict(
-        Incident.objects.filter(team__slug="infrastructure").values_list("status").annotate(n=Count("id")).order_by()
+        Incident.objects.filter(team__slug="infrastructure")
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     return {
         "incidents": sum(by_status.values()),
-        "open": sum(by_status.get(s, 0) for s in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)),
+        "open": sum(
+            by_status.get(s, 0)
+            for s in (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD)
+        ),
         "by_status": by_status,
         "infrastructure_by_status": infra,
-        "timeline_events": connection.cursor().execute("SELECT count(*) FROM incidents_timelineevent").fetchone()[0],
+        "timeline_events": connection.cursor()
+        .execute("SELECT count(*) FROM incidents_timelineevent")
+        .fetchone()[0],
     }
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--target", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args()
@@ -323,8 +504,13 @@ def main():
             done += len(rows)
             rate = done / max(time.monotonic() - started, 1e-9)
             eta = math.ceil((need - done) / rate) if rate else 0
-            print(f"dataset: {have + done}/{args.target} incidents ({rate:.0f} rows/s, ~{eta}s left)", file=sys.stderr)
-        print(f"dataset: added {need} incidents in {time.monotonic() - started:.1f}s", file=sys.stderr)
+            print(
+                f"dataset: {have + done}/{args.target} incidents ({rate:.0f} rows/s, ~{eta}s left)",
+                file=sys.stderr,
+            )
+        print(
+            f"dataset: added {need} incidents in {time.monotonic() - started:.1f}s", file=sys.stderr
+        )
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")

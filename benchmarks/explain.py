@@ -12,6 +12,7 @@ SQL statement. Writes one JSON object on stdout.
 """
 
 import json
+import logging
 import os
 import re
 import sys
@@ -37,11 +38,14 @@ from skills.models import Person  # noqa: E402
 
 PAGE_ROWS = 26  # KeysetPagination: page_size + 1, to know whether there is a next page
 
-INDEX_RE = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)")
+INDEX_RE = re.compile(
+    r"(Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\w+)"
+)
 SEQ_RE = re.compile(r"Seq Scan on (\w+)")
 TIME_RE = re.compile(r"(Planning|Execution) Time: ([\d.]+) ms")
 BUFFERS_RE = re.compile(r"Buffers: shared((?: \w+=\d+)+)")
 ROWS_REMOVED_RE = re.compile(r"Rows Removed by Filter: (\d+)")
+TRANSACTION_RE = re.compile(r"^(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b")
 
 
 def list_queryset(username, query):
@@ -66,7 +70,8 @@ def summarise(plan):
     return {
         "top_node": re.sub(r"\s+\(cost=.*", "", top),
         "indexes": sorted({name for _, name in INDEX_RE.findall(plan)}),
-        "scans": [f"{kind} {name}" for kind, name in INDEX_RE.findall(plan)] + [f"Seq Scan {t}" for t in SEQ_RE.findall(plan)],
+        "scans": [f"{kind} {name}" for kind, name in INDEX_RE.findall(plan)]
+        + [f"Seq Scan {t}" for t in SEQ_RE.findall(plan)],
         "seq_scans": sorted(set(SEQ_RE.findall(plan))),
         "sort": "Sort Method" in plan,
         "rows_removed_by_filter": sum(int(n) for n in ROWS_REMOVED_RE.findall(plan)),
@@ -90,11 +95,34 @@ def profile(request):
         kwargs = {"data": json.dumps(request["body"]), "content_type": "application/json"}
     call = getattr(client, request["method"].lower())
     call(request["path"], **kwargs)  # warm: imports, caches, token_touch
-    with CaptureQueriesContext(connection) as captured:
+    queries = []
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            queries.append(
+                {
+                    "ms": round((time.perf_counter() - started) * 1000, 3),
+                    "sql": sql,
+                    "params": params,
+                }
+            )
+
+    with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
         started = time.perf_counter()
         response = call(request["path"], **kwargs)
         elapsed = (time.perf_counter() - started) * 1000
-    queries = [{"sql": q["sql"], "ms": float(q["time"]) * 1000} for q in captured.captured_queries]
+    # The wrapper times each statement precisely; the capture has the SQL as sent, and the
+    # transaction statements (BEGIN, COMMIT, savepoints), which the wrapper does not see.
+    timed_queries, queries = iter(queries), []
+    for sent in captured.captured_queries:
+        if TRANSACTION_RE.match(sent["sql"]):
+            queries.append({"ms": float(sent["time"]) * 1000, "sql": sent["sql"]})
+        else:
+            query = next(timed_queries, {"ms": float(sent["time"]) * 1000})
+            queries.append({"ms": query["ms"], "sql": sent["sql"]})
     return {
         "name": request["name"],
         "status": response.status_code,
@@ -105,11 +133,24 @@ def profile(request):
     }
 
 
+def guarded(function, item):
+    """One failing item (say, a model ahead of its migration) must not hide the others."""
+    try:
+        return function(item)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        connection.close()  # a failed statement may leave the connection unusable
+        shown = {key: value for key, value in item.items() if key != "token"}
+        return {**shown, "error": f"{type(exc).__name__}: {exc}".strip()[:500]}
+
+
 def main():
+    logging.getLogger("django.request").setLevel(
+        logging.CRITICAL
+    )  # failures are reported, not logged
     spec = json.load(sys.stdin)
     result = {
-        "plans": [explain(variant) for variant in spec.get("plans", [])],
-        "profiles": [profile(request) for request in spec.get("profiles", [])],
+        "plans": [guarded(explain, variant) for variant in spec.get("plans", [])],
+        "profiles": [guarded(profile, request) for request in spec.get("profiles", [])],
     }
     json.dump(result, sys.stdout)
 

@@ -11,7 +11,8 @@ sends the next request as soon as the previous answer is read in full (closed lo
 think time), cycling through `requests` from its own offset. The warm-up answers are
 discarded; then every request is timed (perf_counter, send to last byte) until `duration`
 seconds have passed or `max_requests` were sent. Writes one JSON object on stdout:
-{"elapsed": s, "samples": [[latency_ms, status], ...], "errors": [first few error bodies]}.
+{"elapsed": s, "samples": [[latency_ms, status, request index], ...], "errors": [first few
+error bodies]}.
 Status 0 means the connection failed (it is re-opened).
 """
 
@@ -35,7 +36,7 @@ def worker(spec, index, phase, out, errors, lock, counter):
                 if counter[0] >= spec["max_requests"]:
                     break
                 counter[0] += 1
-        request = requests[position]
+        request, request_index = requests[position], position
         position = (position + 1) % len(requests)
         if conn is None:
             conn = http.client.HTTPConnection(spec["host"], spec["port"], timeout=30)
@@ -60,10 +61,16 @@ def worker(spec, index, phase, out, errors, lock, counter):
             conn = None
         latency = (time.perf_counter() - started) * 1000
         if measuring:
-            out.append((round(latency, 3), status))
+            out.append((round(latency, 3), status, request_index))
             if not 200 <= status < 300 and len(errors) < 5:
                 with lock:
-                    errors.append({"status": status, "path": request["path"], "body": data[:500].decode("utf-8", "replace")})
+                    errors.append(
+                        {
+                            "status": status,
+                            "path": request["path"],
+                            "body": data[:500].decode("utf-8", "replace"),
+                        }
+                    )
     if conn is not None:
         conn.close()
 
@@ -73,7 +80,9 @@ def run_phase(spec, seconds, measuring):
     lock, counter, errors = threading.Lock(), [0], []
     outputs = [[] for _ in range(spec["clients"])]
     threads = [
-        threading.Thread(target=worker, args=(spec, i, phase, outputs[i], errors, lock, counter), daemon=True)
+        threading.Thread(
+            target=worker, args=(spec, i, phase, outputs[i], errors, lock, counter), daemon=True
+        )
         for i in range(spec["clients"])
     ]
     started = time.perf_counter()
