@@ -8,7 +8,13 @@ from rest_framework.response import Response
 from incidents import services
 from incidents.filters import IncidentFilter
 from incidents.models import Incident, OutboundMessage
-from incidents.selectors import LIST_RELATED, access_incident, incidents_visible_to, timeline_for
+from incidents.selectors import (
+    LIST_RELATED,
+    access_incident,
+    incidents_visible_to,
+    list_prefetches,
+    timeline_for,
+)
 from incidents.serializers import (
     AssignSerializer,
     BodySerializer,
@@ -86,7 +92,7 @@ class IncidentViewSet(
     def _reload(incident):
         return (
             Incident.objects.select_related(*LIST_RELATED)
-            .prefetch_related("tasks__done_by", "deadlines__met_by")
+            .prefetch_related(*list_prefetches(), "tasks__done_by", "deadlines__met_by")
             .get(pk=incident.pk)
         )
 

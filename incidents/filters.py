@@ -3,16 +3,20 @@ from django.db.models import Q
 
 from incidents.models import Incident, Status
 from incidents.selectors import incidents_search
+from procedures.models import Category, Service
+from skills.models import Person, Team
 
 
 class IncidentFilter(filters.FilterSet):
     # No joins can duplicate rows here, so no DISTINCT (which would defeat the indexes).
     status = filters.MultipleChoiceFilter(choices=Status.choices, distinct=False)
     priority = filters.MultipleChoiceFilter(choices=[(p, str(p)) for p in range(1, 6)], distinct=False)
-    team = filters.CharFilter(field_name="team__slug")
-    assignee = filters.CharFilter(field_name="assignee__username")
-    category = filters.CharFilter(field_name="category__slug")
-    service = filters.CharFilter(field_name="service__slug")
+    # Slugs are looked up first (an unknown one is a 400), so the list filters on the
+    # foreign key itself and its indexes, with no join.
+    team = filters.ModelChoiceFilter(queryset=Team.objects.all(), to_field_name="slug")
+    assignee = filters.ModelChoiceFilter(queryset=Person.objects.all(), to_field_name="username")
+    category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="slug")
+    service = filters.ModelChoiceFilter(queryset=Service.objects.all(), to_field_name="slug")
     is_major = filters.BooleanFilter()
     breached = filters.BooleanFilter(method="filter_breached")
     q = filters.CharFilter(method="filter_q", max_length=200)

@@ -1,8 +1,6 @@
 import re
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
 
@@ -117,7 +115,7 @@ class Incident(models.Model):
                 fields=["resolve_warn_at"], condition=OPEN_Q & Q(resolution_breached=False), name="incident_resolve_warn"
             ),
             models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
-            # The full-text index (PostgreSQL only) is made by migration 0002.
+            # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [
             models.CheckConstraint(name="priority_1_to_5", condition=Q(priority__gte=1, priority__lte=5)),
@@ -151,11 +149,6 @@ class Incident(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
-
-
-def search_index():
-    """The GIN index behind `q`: the same expression the search query uses."""
-    return GinIndex(SearchVector("title", "description", config="english"), name="incident_search")
 
 
 class TimelineEvent(models.Model):
