@@ -50,17 +50,8 @@ INCIDENT_FIELDS = {field.name for field in Incident._meta.get_fields()}
 
 
 def sla_fields(version, priority, created_at, held_seconds):
-    """The incident's due (and, where the model has them, warning) times, computed by the
-    same function the services use: sla_times where it exists, else due_times."""
-    if hasattr(sla, "sla_times"):
-        times = sla.sla_times(version, priority, created_at, held_seconds)
-        return {
-            name: value
-            for name, value in dataclasses.asdict(times).items()
-            if name in INCIDENT_FIELDS
-        }
-    response_due, resolve_due = sla.due_times(version, priority, created_at, held_seconds)
-    return {"response_due_at": response_due, "resolve_due_at": resolve_due}
+    """The incident's due and warning times, from the same function the services use."""
+    return dataclasses.asdict(sla.sla_times(version, priority, created_at, held_seconds))
 
 
 BATCH = 5000
