@@ -57,7 +57,7 @@ test: install
 	  SECRET_KEY=$${SECRET_KEY:-test-secret-key-not-for-production} DEBUG=false EMAIL_HOST= ; \
 	set -e; \
 	echo "== ruff"; $(BIN)/ruff check .; \
-	echo "== makemigrations --check"; $(PY) manage.py makemigrations --check --dry-run; \
+	echo "== makemigrations --check"; DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run; \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: bench-api bench-engine

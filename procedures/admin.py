@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 
 from procedures import services
 from procedures.models import (
@@ -89,8 +90,8 @@ class ProcedureAdmin(PolicyAdmin):
             except DomainError as exc:
                 messages.error(request, exc.message)
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
         if not can(request.user, Action.PUBLISH_PROCEDURE):
             actions.pop("publish_draft", None)
         return actions
