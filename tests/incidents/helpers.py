@@ -32,3 +32,16 @@ def call(client, incident, name, body):
     if name == "PATCH":
         return client.patch(url, body, format="json")
     return client.post(f"{url}{name}/", body, format="json")
+
+
+def login(client, person):
+    client.force_login(person)
+    return client
+
+
+def detail_url(incident):
+    return f"/incidents/{incident.reference}/"
+
+
+def act_url(incident, action):
+    return f"/incidents/{incident.reference}/{action}/"

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from incidents.models import Incident, Status, TimelineEvent
 from incidents.services import incident_add_note
 from skills.views import LoginView
-from tests.incidents.helpers import force_state, snapshot
+from tests.incidents.helpers import act_url, detail_url, force_state, login, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -16,17 +16,7 @@ QUEUE = "/"
 REGISTER = "/incidents/new/"
 
 
-def _as(client, person):
-    client.force_login(person)
-    return client
-
-
-def _detail(incident):
-    return f"/incidents/{incident.reference}/"
-
-
-def _act(incident, action):
-    return f"/incidents/{incident.reference}/{action}/"
+_as, _detail, _act = login, detail_url, act_url
 
 
 def _messages(response):

@@ -19,7 +19,7 @@ from incidents.models import (
 )
 from procedures.models import ProcedureVersion
 from tests.factories import PersonFactory, ReporterFactory
-from tests.incidents.helpers import force_state, snapshot
+from tests.incidents.helpers import act_url, detail_url, force_state, login, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -28,17 +28,7 @@ SCRIPT = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
 
 
-def _as(client, person):
-    client.force_login(person)
-    return client
-
-
-def _detail(incident):
-    return f"/incidents/{incident.reference}/"
-
-
-def _act(incident, action):
-    return f"/incidents/{incident.reference}/{action}/"
+_as, _detail, _act = login, detail_url, act_url
 
 
 def _task(incident, position):

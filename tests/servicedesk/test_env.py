@@ -51,7 +51,6 @@ def _manage(*args, **env):
         ("CELERY_BROKER_URL", "nowhere"),
         ("EMAIL_PORT", "99999"),
         ("SITE_URL", "example.com"),
-        ("SECRET_KEY", ""),
     ],
 )
 def test_bad_setting_stops_start_up_naming_the_variable(variable, value):
@@ -74,3 +73,10 @@ def test_check_deploy_is_clean_but_for_what_the_tls_proxy_decides():
     reported = set(re.findall(r"\((\w+\.[EW]\d+)\)", result.stderr))
     # HSTS and the HTTPS redirect belong to the TLS-terminating proxy (see README.md).
     assert reported <= {"security.W004", "security.W008"}, result.stderr
+
+
+def test_without_secret_key_one_is_made_once_and_kept(tmp_path):
+    script = "from django.conf import settings; print(settings.SECRET_KEY)"
+    keys = {_manage("shell", "-c", script, FIREBREAK_VAR_DIR=str(tmp_path), DATABASE_URL="sqlite:///:memory:").stdout.strip() for _ in range(2)}
+    assert len(keys) == 1 and len(keys.pop()) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
