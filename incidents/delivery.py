@@ -138,15 +138,3 @@ def deliver_due(now=None, *, batch=BATCH, budget_seconds=45):
             break
         delivered += deliver_batch(messages, moment)
     return delivered
-
-
-def deliver(message_id, now=None):
-    """Deliver one message now if it is due (used by tests and the admin)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        claimed = OutboundMessage.objects.filter(pk=message_id, state=State.PENDING, next_attempt_at__lte=now).update(
-            attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
-        )
-    if not claimed:
-        return False
-    return deliver_batch(list(OutboundMessage.objects.filter(pk=message_id).select_related("webhook")), now) == 1

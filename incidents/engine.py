@@ -10,13 +10,12 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import notify
+from incidents import lifecycle, notify
 from incidents.models import (
     ACTIVE_STATUSES,
     EscalationStepRun,
     Incident,
     IncidentDeadline,
-    Status,
     TimelineEvent,
 )
 from procedures.defaults import update_cadence_for
@@ -130,10 +129,7 @@ def _run_step(incident, number, step, now, events):
         team = Team.objects.filter(slug=targets["team"]).first()
         if team is not None and team.pk != incident.team_id:
             data |= {"before": incident.team.slug if incident.team_id else None, "after": team.slug}
-            incident.team, incident.assignee = team, None
-            if incident.status == Status.ASSIGNED:
-                incident.status = Status.NEW
-            fields += ["team", "assignee", "status"]
+            fields += lifecycle.hand_over(incident, team)
             notify.queue_email(
                 incident, notify.team_members(incident, team), headline=f"Handed to {team.name}: {incident.title}",
                 key=f"step:{incident.pk}:{number}", now=now,

@@ -33,3 +33,12 @@ def allows(name, incident):
     if name == "declare-major":
         return not incident.is_major
     return True
+
+
+def hand_over(incident, team):
+    """Give the incident to another team's queue: its person is cleared, and an assigned
+    incident is new again there. Returns the fields changed."""
+    incident.team, incident.assignee = team, None
+    if incident.status == Status.ASSIGNED:
+        incident.status = Status.NEW
+    return ["team", "assignee", "status"]

@@ -3,6 +3,7 @@ caller's transaction; delivery happens after commit (incidents.delivery)."""
 
 import hashlib
 import json
+import logging
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from incidents.models import OutboundMessage, ServiceSubscription, WebhookSubscr
 from skills.models import Person, Role
 from skills.policy import can_see_incident
 
+logger = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "firebreak.unsubscribe"
 _PLACEHOLDER = "\x00unsubscribe\x00"
 
@@ -189,9 +191,7 @@ def kick_delivery():
     try:
         deliver_outbox.apply_async(retry=False)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).warning("Broker unavailable; the outbox sweep will deliver later.")
+        logger.warning("Broker unavailable; the outbox sweep will deliver later.")
 
 
 # --- audiences ------------------------------------------------------------------------------
@@ -236,12 +236,14 @@ def team_members(incident, team=None):
 
 
 def escalation_targets(incident, targets):
-    """People named by an escalation step's targets."""
+    """Recipients of an escalation step's notification."""
     key = ("targets", json.dumps(targets, sort_keys=True), incident.is_security, incident.assignee_id)
-    return _cached(key, lambda: _escalation_targets(incident, targets))
+    return _cached(key, lambda: [Recipient(p.email) for p in escalation_people(incident, targets) if p.email])
 
 
-def _escalation_targets(incident, targets):
+def escalation_people(incident, targets):
+    """The staff an escalation step names (a team, levels N and up, a person, the assignee)
+    who may see the incident. The engine notifies them; the dry run lists them."""
     people = Person.objects.none()
     if "team" in targets:
         people = people | Person.objects.filter(teams__slug=targets["team"])
@@ -251,4 +253,4 @@ def _escalation_targets(incident, targets):
         people = people | Person.objects.filter(username=targets["person"])
     if targets.get("assignee") and incident.assignee_id:
         people = people | Person.objects.filter(pk=incident.assignee_id)
-    return _people(staff_who_can_see(incident, people.distinct().order_by("username")))
+    return staff_who_can_see(incident, people.distinct().order_by("username"))

@@ -84,3 +84,20 @@ def timeline_for(actor, incident):
     if level_of(actor) is None:
         events = events.filter(is_public=True)
     return events
+
+
+def open_mandatory_tasks(incident):
+    """The checklist tasks that block closing."""
+    return incident.tasks.filter(mandatory=True, done_at__isnull=True).order_by("position")
+
+
+def comms_lead_candidates(incident):
+    """Who may lead a major incident's communications: active staff the policy lets
+    declare it (level 5 unless the procedure says otherwise), which includes seeing it."""
+    from skills.models import Person
+    from skills.policy import Action, can, required_level
+
+    staff = Person.objects.filter(
+        role=Role.STAFF, is_active=True, sfia_level__gte=required_level(Action.DECLARE_MAJOR, incident)
+    ).order_by("username")
+    return staff.filter(pk__in=[person.pk for person in staff if can(person, Action.DECLARE_MAJOR, incident)])

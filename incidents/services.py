@@ -17,6 +17,7 @@ from incidents.models import (
     TimelineEvent,
     Watcher,
 )
+from incidents.selectors import open_mandatory_tasks
 from procedures.defaults import update_cadence_for
 from procedures.priority import priority_for
 from procedures.routing import route
@@ -350,10 +351,7 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
         _event(incident, actor, Kind.ESCALATED, now, mode="hierarchical", level=incident.escalation_level, reason=reason)
         return incident
     before = _slug(incident.team)
-    incident.team, incident.assignee = team, None
-    if incident.status == Status.ASSIGNED:
-        incident.status = Status.NEW
-    _save(incident, now, "team", "assignee", "status")
+    _save(incident, now, *lifecycle.hand_over(incident, team))
     _event(incident, actor, Kind.ESCALATED, now, mode="functional", before=before, after=team.slug, reason=reason)
     return incident
 
@@ -390,7 +388,7 @@ def incident_close(*, actor, incident, override_reason="", now=None):
     """Close a resolved incident. The procedure's mandatory tasks must be done, unless a
     level 4 person overrides the checklist with a reason."""
     incident, now = _begin(actor, incident, Action.CLOSE, "close", now=now)
-    open_tasks = list(incident.tasks.filter(mandatory=True, done_at__isnull=True).values_list("title", flat=True))
+    open_tasks = list(open_mandatory_tasks(incident).values_list("title", flat=True))
     if open_tasks and not override_reason:
         raise Conflict(errors.TASKS_OPEN.format(tasks="; ".join(open_tasks)), status=incident.status)
     if open_tasks:

@@ -56,3 +56,8 @@ def webhook_save(*, actor, webhook=None, **values):
     else:
         webhook = WebhookSubscription.objects.select_for_update().get(pk=webhook.pk)
     return _apply(webhook, values)
+
+
+def subscription_unsubscribe(*, subscription_id):
+    """Stop an optional subscription (from the signed link in an email); idempotent."""
+    return ServiceSubscription.objects.filter(pk=subscription_id, optional=True).update(active=False)

@@ -8,11 +8,7 @@ from incidents import delivery, engine
 
 @shared_task(name="incidents.tasks.deliver_outbox", ignore_result=True)
 def deliver_outbox():
-    return delivery.deliver_due()
-
-
-@shared_task(name="incidents.tasks.sweep_outbox", ignore_result=True)
-def sweep_outbox():
+    """Kicked after a commit that queued messages, and swept by beat for stragglers and retries."""
     return delivery.deliver_due()
 
 

@@ -18,10 +18,15 @@ from django.views.decorators.http import require_POST
 from incidents import clocks, engine, forms, lifecycle, services
 from incidents.filters import IncidentFilter
 from incidents.models import ACTIVE_STATUSES, Channel
-from incidents.selectors import access_incident, incidents_visible_to, timeline_for
+from incidents.selectors import (
+    access_incident,
+    comms_lead_candidates,
+    incidents_visible_to,
+    open_mandatory_tasks,
+    timeline_for,
+)
 from servicedesk.errors import Conflict, Forbidden
-from skills.models import Person, Role
-from skills.policy import Action, can, level_of, required_level, why_not
+from skills.policy import Action, can, level_of, why_not
 from skills.selectors import staff_in_team
 
 PAGE_SIZE = 25
@@ -182,17 +187,6 @@ def _allowed(person, incident):
     return allowed
 
 
-def _comms_leads(incident):
-    """Who may lead a major incident's communications: active staff the service accepts
-    (SFIA level 5 unless the procedure sets another level) who may see the incident."""
-    level = required_level(Action.DECLARE_MAJOR, incident)
-    people = Person.objects.filter(role=Role.STAFF, is_active=True, sfia_level__gte=level)
-    if incident.is_security and level < 5:
-        # Below level 5 only the security team sees a security incident.
-        people = people.filter(Q(sfia_level__gte=5) | Q(teams__is_security=True)).distinct()
-    return people.order_by("username")
-
-
 def _make_form(action, person, incident, allowed, data=None, *, open_mandatory=None):
     auto_id = f"id_{action.name.replace('-', '_')}_%s"  # several forms share one page
     if action.form is forms.AssignForm:
@@ -204,10 +198,10 @@ def _make_form(action, person, incident, allowed, data=None, *, open_mandatory=N
         # The override reason only where it can help: mandatory tasks open, and level 4.
         may_override = allowed["override_checklist"]
         if may_override and open_mandatory is None:
-            open_mandatory = incident.tasks.filter(mandatory=True, done_at__isnull=True).exists()
+            open_mandatory = open_mandatory_tasks(incident).exists()
         return forms.CloseForm(data, auto_id=auto_id, may_override=may_override and bool(open_mandatory))
     if action.form is forms.DeclareMajorForm:
-        return forms.DeclareMajorForm(data, auto_id=auto_id, comms_leads=_comms_leads(incident))
+        return forms.DeclareMajorForm(data, auto_id=auto_id, comms_leads=comms_lead_candidates(incident))
     return action.form(data, auto_id=auto_id)
 
 
@@ -469,6 +463,7 @@ def unsubscribe(request, token):
 
     from incidents.models import ServiceSubscription
     from incidents.notify import UNSUBSCRIBE_SALT
+    from incidents.subscriptions import subscription_unsubscribe
 
     try:
         subscription_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
@@ -477,6 +472,6 @@ def unsubscribe(request, token):
     subscription = get_object_or_404(ServiceSubscription.objects.select_related("service"), pk=subscription_id, optional=True)
     done = False
     if request.method == "POST":
-        ServiceSubscription.objects.filter(pk=subscription.pk).update(active=False)
+        subscription_unsubscribe(subscription_id=subscription.pk)
         done = True
     return render(request, "incidents/unsubscribe.html", {"subscription": subscription, "done": done})

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from incidents.models import Channel, Level
+from incidents.models import Channel
+from incidents.serializers import IncidentCreateSerializer
 from procedures.models import (
     Calendar,
     Category,
@@ -97,15 +98,13 @@ class ProcedureUpdateSerializer(_VersionInput):
         return attrs
 
 
-class SimulateSerializer(serializers.Serializer):
+class SimulateSerializer(IncidentCreateSerializer):
+    """The create body of an incident, with `at` (when it would arrive); a sample need not
+    have a title, and the category defaults to the procedure's first."""
+
     title = serializers.CharField(max_length=200, required=False, default="")
-    description = serializers.CharField(max_length=20000, required=False, default="", allow_blank=True)
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False)
-    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True)
-    impact = serializers.ChoiceField(choices=Level.choices)
-    urgency = serializers.ChoiceField(choices=Level.choices)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
-    reporter = serializers.CharField(required=False)
     at = serializers.DateTimeField(required=False)
 
 

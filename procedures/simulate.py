@@ -5,13 +5,15 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from incidents.models import Incident
+from incidents.notify import escalation_people
 from procedures.models import IncidentClass, ProcedureVersion
 from procedures.priority import priority_for
 from procedures.routing import route
 from procedures.selectors import priority_matrix
 from procedures.sla import add_working_time, sla_times
 from servicedesk.errors import Forbidden
-from skills.models import Person, Role, Team
+from skills.models import Team
 from skills.policy import Action, can, why_not
 
 ANCHOR_LABELS = {"created": "on arrival", "response_due": "the response target", "resolve_due": "the resolution target"}
@@ -24,18 +26,6 @@ def version_to_test(procedure):
         versions.filter(state=ProcedureVersion.State.DRAFT).first()
         or versions.filter(state=ProcedureVersion.State.PUBLISHED).first()
     )
-
-
-def _people(step, team):
-    targets = step["targets"]
-    staff = Person.objects.filter(role=Role.STAFF, is_active=True).order_by("username")
-    if "team" in targets and step["action"] == "notify":
-        return list(staff.filter(teams__slug=targets["team"]))
-    if "min_level" in targets:
-        return list(staff.filter(sfia_level__gte=targets["min_level"]))
-    if "person" in targets:
-        return list(staff.filter(username=targets["person"]))
-    return []
 
 
 def procedure_simulate(*, actor, procedure, sample, at=None):
@@ -55,13 +45,17 @@ def procedure_simulate(*, actor, procedure, sample, at=None):
     team = version.team if decision.team_slug == version.team.slug else Team.objects.get(slug=decision.team_slug)
     title = sample.get("title") or "(sample incident)"
 
+    # An unsaved stand-in, so that the dry run names exactly whom the engine would tell
+    # (for a security procedure, only people who may see the incident).
+    sample_incident = Incident(is_security=version.is_security, team=team)
     escalation, messages = [], []
     level = 0
     for step in version.escalation:
         when = add_working_time(version.calendar, anchors[step["anchor"]], step["after"])
-        targets, people = [], _people(step, team)
+        targets = []
         if step["action"] == "notify":
-            targets = [p.username for p in people] or (["the assignee"] if "assignee" in step["targets"] else [])
+            people = escalation_people(sample_incident, step["targets"])
+            targets = [p.username for p in people] + (["the assignee"] if step["targets"].get("assignee") else [])
             messages += [
                 {"at": when, "to": p.email, "subject": f"Escalation ({ANCHOR_LABELS[step['anchor']]}): {title}"}
                 for p in people

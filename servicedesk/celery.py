@@ -19,7 +19,6 @@ app.conf.update(
     task_routes={
         "incidents.tasks.sweep_timers": {"queue": "sweeps"},
         "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},
-        "incidents.tasks.sweep_outbox": {"queue": "notifications"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
     },
     # Publishing must never hold a request: if the broker is down the outbox waits.
@@ -41,5 +40,5 @@ def _schedule(sender, **kwargs):
     sender.conf.beat_schedule = {
         "sweep-timers": {"task": "incidents.tasks.sweep_timers", "schedule": every, "options": expires},
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
-        "sweep-outbox": {"task": "incidents.tasks.sweep_outbox", "schedule": every, "options": expires},
+        "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
     }

@@ -191,3 +191,14 @@ class TestDryRun:
 def test_default_at_is_now(world, api):
     body = api(world.people[4]).post(f"{URL}hardware/simulate/", {"impact": 1, "urgency": 1}, format="json").json()
     assert abs((datetime.fromisoformat(body["at"]) - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_dry_run_names_only_people_who_may_see_a_security_incident(world, api):
+    version = ProcedureVersion.objects.get(procedure__slug="security")
+    version.escalation = [{"anchor": "created", "after": 0, "action": "notify", "targets": {"min_level": 3}}]
+    version.save()
+    responder = world.person(3, team=world.security, username="csirt")
+    body = api(world.people[5]).post(f"{URL}security/simulate/", {"impact": 1, "urgency": 1}, format="json").json()
+    # l3 and l4 are level 3+ but outside the response team: the engine would not tell them
+    assert body["escalation"][0]["targets"] == [responder.username, "l5"]
+    assert [m["to"] for m in body["messages"]] == ["csirt@example.com", "l5@example.com"]
