@@ -90,13 +90,25 @@ def _post_webhook(message):
 
 def _failed(message, exc, now):
     final = message.attempts >= MAX_ATTEMPTS
-    OutboundMessage.objects.filter(pk=message.pk).update(
+    OutboundMessage.objects.filter(pk=message.pk, attempts=message.attempts).update(
         state=State.FAILED if final else State.PENDING,
         next_attempt_at=now + backoff(message.attempts),
         last_error=f"{type(exc).__name__}: {exc}"[:2000],
     )
     logger.warning("Delivery of message %s failed (attempt %s%s): %s", message.pk, message.attempts,
                    ", giving up" if final else "", exc)  # fmt: skip
+
+
+def _still_ours(message):
+    """Renew the claim on one message just before sending it. Every claim bumps
+    `attempts`, so if a slow batch outlived its window and another worker claimed the
+    message since, the count differs and this worker leaves it alone."""
+    return (
+        OutboundMessage.objects.filter(pk=message.pk, state=State.PENDING, attempts=message.attempts).update(
+            next_attempt_at=timezone.now() + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
+        )
+        == 1
+    )
 
 
 def deliver_batch(messages, now):
@@ -106,6 +118,8 @@ def deliver_batch(messages, now):
     mailer = None
     try:
         for message in messages:
+            if not _still_ours(message):
+                continue
             try:
                 if message.channel == OutboundMessage.Channel.WEBHOOK:
                     _post_webhook(message)
@@ -120,7 +134,9 @@ def deliver_batch(messages, now):
                     mailer.close()  # a broken SMTP session is not reused
                     mailer = None
                 continue
-            OutboundMessage.objects.filter(pk=message.pk).update(state=State.SENT, sent_at=timezone.now(), last_error="")
+            OutboundMessage.objects.filter(pk=message.pk, attempts=message.attempts).update(
+                state=State.SENT, sent_at=timezone.now(), last_error=""
+            )
             sent += 1
     finally:
         if mailer is not None:

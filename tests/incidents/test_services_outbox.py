@@ -25,3 +25,24 @@ def test_internal_notes_never_leave_the_staff(world):
     incident = world.incident()
     incident_add_note(actor=world.people[2], incident=incident, body="Suspect the fuser")
     assert OutboundMessage.objects.count() == 0
+
+
+def test_a_batch_that_outlived_its_claim_does_not_send_twice(world, settings):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    from incidents.delivery import claim, deliver_batch
+
+    incident = world.incident()
+    incident_add_public_update(actor=world.people[2], incident=incident, body="On our way")
+    start = timezone.now()
+    slow_worker = claim(10, start)
+    assert len(slow_worker) == 2
+    later = start + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS + 1)
+    with time_machine.travel(later, tick=False):
+        other_worker = claim(10, later)  # the window ran out: another worker claims them
+        assert deliver_batch(slow_worker, later) == 0  # the slow worker sees it lost them
+        assert deliver_batch(other_worker, later) == 2
+    assert sorted(m.to[0] for m in mail.outbox) == ["rita@example.com", "svcowner@example.com"]
