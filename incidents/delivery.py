@@ -99,13 +99,18 @@ def _failed(message, exc, now):
                    ", giving up" if final else "", exc)  # fmt: skip
 
 
-def _still_ours(message):
-    """Renew the claim on one message just before sending it. Every claim bumps
-    `attempts`, so if a slow batch outlived its window and another worker claimed the
-    message since, the count differs and this worker leaves it alone."""
+def _still_ours(message, claimed_at):
+    """Is this worker's claim on the message still good? Nobody can reclaim it before its
+    window ends, so in the first half of the window there is nothing to ask. Later (a slow
+    batch) the message's claim is renewed with a compare-and-set on `attempts`, which every
+    claim bumps: if another worker took the message meanwhile, leave it alone."""
+    window = timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
+    now = timezone.now()
+    if now < claimed_at + window / 2:
+        return True
     return (
         OutboundMessage.objects.filter(pk=message.pk, state=State.PENDING, attempts=message.attempts).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=settings.OUTBOX_CLAIM_SECONDS)
+            next_attempt_at=now + window
         )
         == 1
     )
@@ -118,7 +123,7 @@ def deliver_batch(messages, now):
     mailer = None
     try:
         for message in messages:
-            if not _still_ours(message):
+            if not _still_ours(message, now):
                 continue
             try:
                 if message.channel == OutboundMessage.Channel.WEBHOOK:
