@@ -57,6 +57,7 @@ test: install
 	  SECRET_KEY=$${SECRET_KEY:-test-secret-key-not-for-production} DEBUG=false EMAIL_HOST= ; \
 	set -e; \
 	echo "== ruff"; $(BIN)/ruff check .; \
+	echo "== import-linter (the layers)"; $(BIN)/lint-imports --no-cache; \
 	echo "== makemigrations --check"; DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run; \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 

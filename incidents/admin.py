@@ -9,8 +9,8 @@ from incidents.models import (
     WebhookSubscription,
 )
 from incidents.selectors import LIST_RELATED, incidents_visible_to
-from servicedesk.admin import PolicyAdmin
 from skills.policy import Action
+from skills.policy_admin import PolicyAdmin
 
 
 class TimelineInline(admin.TabularInline):

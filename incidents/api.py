@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from incidents import services
 from incidents.filters import IncidentFilter
 from incidents.models import Incident, OutboundMessage
+from incidents.pagination import KeysetPagination
 from incidents.selectors import (
     LIST_RELATED,
     access_incident,
@@ -33,9 +34,8 @@ from incidents.serializers import (
     ResolveSerializer,
     TimelineEventSerializer,
 )
-from servicedesk.api import KeysetPagination
-from servicedesk.errors import Forbidden
-from servicedesk.permissions import Policy
+from skills.errors import Forbidden
+from skills.permissions import Policy
 from skills.policy import Action, can, why_not
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import lifecycle, notify
+from incidents import lifecycle, notify, outbox
 from incidents.models import (
     ACTIVE_STATUSES,
     EscalationStepRun,
@@ -18,26 +18,27 @@ from incidents.models import (
     IncidentDeadline,
     TimelineEvent,
 )
+from procedures import escalation
 from procedures.defaults import update_cadence_for
-from procedures.sla import add_working_time
-from skills.models import Person, Team
 
 logger = logging.getLogger(__name__)
 Kind = TimelineEvent.Kind
 BATCH = 100
 
 
+def anchors(incident):
+    """The moments an incident's escalation steps count from; the response target no
+    longer counts once it was met."""
+    return {
+        "created": incident.created_at,
+        "response_due": incident.response_due_at if incident.acknowledged_at is None else None,
+        "resolve_due": incident.resolve_due_at,
+    }
+
+
 def step_due_at(incident, step):
-    """When an escalation step is due, or None when it no longer applies."""
-    if step["anchor"] == "response_due":
-        if incident.acknowledged_at is not None:
-            return None  # the response target was met: nothing to escalate
-        anchor = incident.response_due_at
-    elif step["anchor"] == "resolve_due":
-        anchor = incident.resolve_due_at
-    else:
-        anchor = incident.created_at
-    return add_working_time(incident.procedure_version.calendar, anchor, step["after"])
+    """When an escalation step (an `escalation.Step`) is due, or None when it no longer applies."""
+    return step.due_at(incident.procedure_version.calendar, anchors(incident))
 
 
 def next_timer_at(incident, done_steps):
@@ -55,8 +56,8 @@ def next_timer_at(incident, done_steps):
         moments.append(incident.resolve_warn_at)
     if not incident.resolution_breached:
         moments.append(incident.resolve_due_at)
-    for number, step in enumerate(incident.escalation_policy or ()):
-        if number not in done_steps:
+    for step in escalation.steps(incident.escalation_policy):
+        if step.index not in done_steps:
             due = step_due_at(incident, step)
             if due is not None:
                 moments.append(due)
@@ -95,7 +96,7 @@ def _clock(incident, now, events, clock):
             events.append(_event(incident, Kind.WARNING, now, clock=clock, due_at=due_at.isoformat()))
             who = [notify.Recipient(incident.assignee.email)] if incident.assignee_id else notify.team_members(incident)
             notify.queue_email(
-                incident, who, headline=f"{clock.capitalize()} target due soon: {incident.title}",
+                incident, who, headline=escalation.warning_headline(clock, incident.title),
                 body=f"The {clock} target is due at {due_at:%Y-%m-%d %H:%M} UTC.",
                 key=f"warn:{clock}:{incident.pk}", now=now,
             )  # fmt: skip
@@ -107,35 +108,32 @@ def _clock(incident, now, events, clock):
     return fields
 
 
-def _run_step(incident, number, step, now, events):
-    action, targets = step["action"], step["targets"]
-    label = {"created": "on arrival", "response_due": "response target", "resolve_due": "resolution target"}
+def _run_step(incident, step, now, events):
     fields = []
-    data = {"step": number + 1, "action": action, "anchor": step["anchor"]}
-    if action == "notify":
-        people = notify.escalation_targets(incident, targets)
+    data = {"step": step.number, "action": step.action, "anchor": step.anchor}
+    key = f"step:{incident.pk}:{step.index}"
+    if step.action == "notify":
+        people = notify.step_recipients(incident, step)
         data["targets"] = [p.email for p in people]
         notify.queue_email(
-            incident, people,
-            headline=f"Escalation ({label[step['anchor']]}): {incident.title}",
-            body=f"Step {number + 1} of the escalation policy of {incident.procedure_version.procedure.name}.",
-            key=f"step:{incident.pk}:{number}", now=now,
+            incident, people, headline=step.headline(incident.title),
+            body=step.body(incident.procedure_version.procedure.name), key=key, now=now,
         )  # fmt: skip
-    elif action == "raise_level":
+    elif step.action == "raise_level":
         incident.escalation_level += 1
         fields.append("escalation_level")
         data["level"] = incident.escalation_level
-    elif "team" in targets:
-        team = Team.objects.filter(slug=targets["team"]).first()
+    elif step.handover_team:
+        team = escalation.team_named(step.handover_team)
         if team is not None and team.pk != incident.team_id:
             data |= {"before": incident.team.slug if incident.team_id else None, "after": team.slug}
             fields += lifecycle.hand_over(incident, team)
             notify.queue_email(
-                incident, notify.team_members(incident, team), headline=f"Handed to {team.name}: {incident.title}",
-                key=f"step:{incident.pk}:{number}", now=now,
+                incident, notify.team_members(incident, team),
+                headline=step.headline(incident.title, team_name=team.name), key=key, now=now,
             )  # fmt: skip
     else:
-        data["supplier"] = targets["supplier"]
+        data["supplier"] = step.targets["supplier"]
     events.append(_event(incident, Kind.ESCALATED, now, mode="policy", **data))
     return fields
 
@@ -150,16 +148,16 @@ def fire_timers(incident, now, done=None, runs=None):
     if done is None:
         done = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
     runs = [] if alone else runs
-    for number, step in enumerate(incident.escalation_policy or ()):
-        if number in done:
+    for step in escalation.steps(incident.escalation_policy):
+        if step.index in done:
             continue
         due = step_due_at(incident, step)
         if due is None or due > now:
             continue
         # The unique (incident, step) row is the once-only guard; we also hold the row lock.
-        runs.append(EscalationStepRun(incident=incident, step=number, at=now, action=step["action"]))
-        done.add(number)
-        fields += _run_step(incident, number, step, now, events)
+        runs.append(EscalationStepRun(incident=incident, step=step.index, at=now, action=step.action))
+        done.add(step.index)
+        fields += _run_step(incident, step, now, events)
     if incident.is_major and incident.next_update_due_at is not None and now >= incident.next_update_due_at:
         due = incident.next_update_due_at
         events.append(_event(incident, Kind.UPDATE_DUE, now, due_at=due.isoformat()))
@@ -211,7 +209,7 @@ def _fire_batch(incidents, now):
     for incident_id, step in EscalationStepRun.objects.filter(incident__in=incidents).values_list("incident", "step"):
         done[incident_id].add(step)
     runs, events, fields = [], [], {"next_timer_at", "updated_at"}
-    with notify.collecting():
+    with outbox.collecting():
         for incident in incidents:
             new_events, changed = fire_timers(incident, now, done[incident.pk], runs)
             events += new_events
@@ -233,16 +231,15 @@ def sweep_deadlines(now=None, *, batch=BATCH):
         )
         for deadline in due:
             incident = deadline.incident
-            level5 = notify.staff_who_can_see(incident, Person.objects.filter(sfia_level__gte=5))
-            people = notify.team_members(incident) + [notify.Recipient(p.email) for p in level5 if p.email]
+            people = notify.team_members(incident) + notify.level_people(incident, 5)
             if now >= deadline.due_at:
                 deadline.breached = True
                 TimelineEvent.objects.create(incident=incident, kind=Kind.DEADLINE_MISSED, at=now, data={"deadline": deadline.name})
-                notify.queue_email(incident, people, headline=f"Deadline missed: {deadline.name}", key=f"deadline-missed:{deadline.pk}", now=now)
+                notify.queue_email(incident, people, headline=escalation.deadline_headline(deadline.name, missed=True), key=f"deadline-missed:{deadline.pk}", now=now)
             else:
                 TimelineEvent.objects.create(incident=incident, kind=Kind.WARNING, at=now, data={"deadline": deadline.name, "due_at": deadline.due_at.isoformat()})
                 notify.queue_email(
-                    incident, people, headline=f"Deadline approaching: {deadline.name}",
+                    incident, people, headline=escalation.deadline_headline(deadline.name, missed=False),
                     body=f"Due at {deadline.due_at:%Y-%m-%d %H:%M} UTC.", key=f"deadline-remind:{deadline.pk}", now=now,
                 )  # fmt: skip
             deadline.reminded = True

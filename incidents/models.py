@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from procedures.models import Channel, Level
+
 REFERENCE_RE = re.compile(r"^INC-(\d{6,})$")
 
 
@@ -21,20 +23,6 @@ OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD
 OPEN_Q = Q(status__in=OPEN_STATUSES)
 # Open and not on hold: the clocks run and timers fire.
 ACTIVE_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
-
-
-class Channel(models.TextChoices):
-    WEB = "web", "Web"
-    EMAIL = "email", "Email"
-    API = "api", "API"
-    ALERT = "alert", "Monitoring alert"
-    PHONE = "phone", "Phone"
-
-
-class Level(models.IntegerChoices):
-    HIGH = 1, "1 High"
-    MEDIUM = 2, "2 Medium"
-    LOW = 3, "3 Low"
 
 
 class Incident(models.Model):
@@ -115,6 +103,8 @@ class Incident(models.Model):
                 fields=["resolve_warn_at"], condition=OPEN_Q & Q(resolution_breached=False), name="incident_resolve_warn"
             ),
             models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
+            # Resolved major incidents: reporting opens their reviews from here.
+            models.Index(fields=["resolved_at"], condition=Q(is_major=True), name="incident_major_resolved"),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [

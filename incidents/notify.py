@@ -4,73 +4,26 @@ caller's transaction; delivery happens after commit (incidents.delivery)."""
 import hashlib
 import json
 import logging
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
+from incidents import outbox
 from incidents.models import OutboundMessage, ServiceSubscription, WebhookSubscription
-from skills.models import Person, Role
+from procedures import escalation
+from skills.models import Person
 from skills.policy import can_see_incident
 
 logger = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "firebreak.unsubscribe"
 _PLACEHOLDER = "\x00unsubscribe\x00"
-
-
-@dataclass
-class _Buffer:
-    rows: list = field(default_factory=list)
-    cache: dict = field(default_factory=dict)
-
-
-_buffer: ContextVar[_Buffer | None] = ContextVar("outbox_buffer", default=None)
-
-
-@contextmanager
-def collecting():
-    """Within the block, outbox rows are gathered and written with one INSERT at the end
-    (and lookups such as webhook subscriptions are made once): for sweeps that touch
-    hundreds of incidents in one transaction."""
-    buffer = _Buffer()
-    token = _buffer.set(buffer)
-    try:
-        yield buffer
-    finally:
-        _buffer.reset(token)
-    _write(buffer.rows)
-
-
-def _write(rows):
-    if rows:
-        OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-        transaction.on_commit(kick_delivery)
-
-
-def _store(rows):
-    buffer = _buffer.get()
-    if buffer is None:
-        _write(rows)
-    else:
-        buffer.rows.extend(rows)
-
-
-def _cached(key, compute):
-    buffer = _buffer.get()
-    if buffer is None:
-        return compute()
-    if key not in buffer.cache:
-        buffer.cache[key] = compute()
-    return buffer.cache[key]
 
 
 @dataclass(frozen=True)
@@ -149,13 +102,13 @@ def queue_email(incident, recipients, *, headline, body="", key, now):
                 headers=headers, dedupe_key=dedupe, next_attempt_at=now, created_at=now,
             )  # fmt: skip
         )
-    _store(rows)
+    outbox.store(rows)
     return len(rows)
 
 
 def queue_webhooks(incident, kind, data, *, key, now):
     """Signed JSON to every active webhook that wants this kind of event."""
-    hooks = _cached("webhooks", lambda: list(WebhookSubscription.objects.filter(active=True)))
+    hooks = outbox.cached("webhooks", lambda: list(WebhookSubscription.objects.filter(active=True)))
     if not hooks:
         return 0
     if incident.is_security:
@@ -179,31 +132,15 @@ def queue_webhooks(incident, kind, data, *, key, now):
         for hook in hooks
         if not hook.events or kind in hook.events
     ]
-    _store(rows)
+    outbox.store(rows)
     return len(rows)
-
-
-def kick_delivery():
-    """Ask a worker to drain the outbox now. If the broker is down nothing is lost: the
-    beat sweep drains it when the broker is back."""
-    from incidents.tasks import deliver_outbox
-
-    try:
-        deliver_outbox.apply_async(retry=False)
-    except Exception:
-        logger.warning("Broker unavailable; the outbox sweep will deliver later.")
 
 
 # --- audiences ------------------------------------------------------------------------------
 
 
-def _people(queryset):
-    return [Recipient(p.email) for p in queryset if p.email]
-
-
-def staff_who_can_see(incident, queryset):
-    """Staff from `queryset` who may see the incident (security incidents stay in the team)."""
-    return [p for p in queryset.filter(role=Role.STAFF, is_active=True) if can_see_incident(p, incident)]
+def _recipients(people):
+    return [Recipient(p.email) for p in people if p.email]
 
 
 def reporter_and_watchers(incident):
@@ -228,29 +165,29 @@ def service_stakeholders(incident, *, subscribers):
 
 
 def team_members(incident, team=None):
+    """The team's staff who may see the incident (the incident's own team by default)."""
     team = team or incident.team
     if team is None:
         return []
     key = ("team", team.pk, incident.is_security)
-    return _cached(key, lambda: _people(staff_who_can_see(incident, Person.objects.filter(teams=team))))
+    return outbox.cached(key, lambda: _recipients(escalation.team_people(team, is_security=incident.is_security)))
 
 
-def escalation_targets(incident, targets):
-    """Recipients of an escalation step's notification."""
-    key = ("targets", json.dumps(targets, sort_keys=True), incident.is_security, incident.assignee_id)
-    return _cached(key, lambda: [Recipient(p.email) for p in escalation_people(incident, targets) if p.email])
+def step_recipients(incident, step):
+    """Whom an escalation step's notification reaches on this incident."""
+    key = ("step", repr(sorted(step.targets.items())), incident.is_security, incident.assignee_id)
+
+    def compute():
+        return _recipients(step.people(is_security=incident.is_security, assignee_id=incident.assignee_id))
+
+    return outbox.cached(key, compute)
 
 
-def escalation_people(incident, targets):
-    """The staff an escalation step names (a team, levels N and up, a person, the assignee)
-    who may see the incident. The engine notifies them; the dry run lists them."""
-    people = Person.objects.none()
-    if "team" in targets:
-        people = people | Person.objects.filter(teams__slug=targets["team"])
-    if "min_level" in targets:
-        people = people | Person.objects.filter(sfia_level__gte=targets["min_level"])
-    if "person" in targets:
-        people = people | Person.objects.filter(username=targets["person"])
-    if targets.get("assignee") and incident.assignee_id:
-        people = people | Person.objects.filter(pk=incident.assignee_id)
-    return staff_who_can_see(incident, people.distinct().order_by("username"))
+def level_people(incident, min_level):
+    """Staff at `min_level` and up who may see the incident."""
+    key = ("level", min_level, incident.is_security)
+
+    def compute():
+        return _recipients(escalation.notify_people({"min_level": min_level}, is_security=incident.is_security))
+
+    return outbox.cached(key, compute)

@@ -2,8 +2,9 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from incidents import clocks
-from incidents.models import Channel, Incident, IncidentDeadline, IncidentTask, Level, TimelineEvent
+from incidents.models import Incident, IncidentDeadline, IncidentTask, Level, TimelineEvent
 from procedures.models import Category, Service
+from procedures.serializers import IncidentSampleSerializer
 from skills.models import Person, Role, Team
 
 
@@ -78,14 +79,9 @@ def _service_field(**kwargs):
     return serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), **kwargs)
 
 
-class IncidentCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=20000, allow_blank=True, required=False, default="", trim_whitespace=False)
-    category = _category_field()
-    service = _service_field(required=False, allow_null=True, default=None)
-    impact = serializers.ChoiceField(choices=Level.choices)
-    urgency = serializers.ChoiceField(choices=Level.choices)
-    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
+class IncidentCreateSerializer(IncidentSampleSerializer):
+    """The create body: what registers an incident, and whom it is for (staff only)."""
+
     reporter = serializers.SlugRelatedField(
         slug_field="username", queryset=Person.objects.filter(is_active=True), required=False, allow_null=True, default=None
     )

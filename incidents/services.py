@@ -18,12 +18,13 @@ from incidents.models import (
     Watcher,
 )
 from incidents.selectors import open_mandatory_tasks
+from procedures import escalation
 from procedures.defaults import update_cadence_for
 from procedures.priority import priority_for
 from procedures.routing import route
 from procedures.selectors import priority_matrix, procedure_version_in_force
 from procedures.sla import sla_times, working_seconds_between
-from servicedesk.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden
 from skills.models import Role, Team
 from skills.policy import Action, can, why_not
 
@@ -157,12 +158,9 @@ def incident_register(
         for n, item in enumerate(version.checklist or (), 1)
     )
     IncidentDeadline.objects.bulk_create(
-        IncidentDeadline(
-            # Regulators count calendar time from detection, not working time.
-            incident=incident, name=item["name"], due_at=now + timedelta(seconds=item["after"]),
-            remind_at=now + timedelta(seconds=item["after"] * 3 // 4),
-        )
+        IncidentDeadline(incident=incident, name=item["name"], due_at=due_at, remind_at=remind_at)
         for item in version.deadlines or ()
+        for due_at, remind_at in [escalation.deadline_times(now, item["after"])]
     )
     _event(
         incident, actor, Kind.REGISTERED, now, public=True,
@@ -376,10 +374,6 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
     )  # fmt: skip
     _announce(incident, f"Resolved: {incident.title}", resolution_notes, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
     notify.queue_webhooks(incident, "resolved", {"resolution_code": resolution_code}, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
-    if incident.is_major:
-        from reporting.services import review_open
-
-        review_open(incident=incident, now=now)
     return incident
 
 

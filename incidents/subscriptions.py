@@ -2,11 +2,11 @@
 
 import secrets
 
-from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import ServiceSubscription, WebhookSubscription
-from servicedesk.errors import Forbidden
+from skills.config import config_save
+from skills.errors import Forbidden
 from skills.policy import Action, can, why_not
 
 
@@ -15,24 +15,13 @@ def _require(actor, action):
         raise Forbidden(why_not(actor, action))
 
 
-def _apply(instance, values):
-    for field, value in values.items():
-        setattr(instance, field, value)
-    instance.full_clean()
-    instance.save()
-    return instance
-
-
-@transaction.atomic
 def subscription_save(*, actor, subscription=None, **values):
     _require(actor, Action.MANAGE_CONFIGURATION)
-    if subscription is None:
-        subscription = ServiceSubscription(created_at=timezone.now())
-    else:
-        subscription = ServiceSubscription.objects.select_for_update().get(pk=subscription.pk)
     if "email" in values:
         values["email"] = values["email"].strip().lower()
-    return _apply(subscription, values)
+    return config_save(
+        ServiceSubscription, instance=subscription, values=values, defaults={"created_at": timezone.now()}
+    )
 
 
 def subscribe_many(*, actor, service, emails, optional=True, now=None):
@@ -48,14 +37,10 @@ def subscribe_many(*, actor, service, emails, optional=True, now=None):
     return ServiceSubscription.objects.filter(service=service).count() - before
 
 
-@transaction.atomic
 def webhook_save(*, actor, webhook=None, **values):
     _require(actor, Action.SET_POLICY)
-    if webhook is None:
-        webhook = WebhookSubscription(created_at=timezone.now(), secret=secrets.token_urlsafe(32))
-    else:
-        webhook = WebhookSubscription.objects.select_for_update().get(pk=webhook.pk)
-    return _apply(webhook, values)
+    defaults = {"created_at": timezone.now(), "secret": secrets.token_urlsafe(32)}
+    return config_save(WebhookSubscription, instance=webhook, values=values, defaults=defaults)
 
 
 def subscription_unsubscribe(*, subscription_id):

@@ -15,9 +15,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from incidents import clocks, engine, forms, lifecycle, services
+from incidents import forms, lifecycle, presenters, services
 from incidents.filters import IncidentFilter
-from incidents.models import ACTIVE_STATUSES, Channel
+from incidents.models import Channel
 from incidents.selectors import (
     access_incident,
     comms_lead_candidates,
@@ -25,7 +25,7 @@ from incidents.selectors import (
     open_mandatory_tasks,
     timeline_for,
 )
-from servicedesk.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden
 from skills.policy import Action, can, level_of, why_not
 from skills.selectors import staff_in_team
 
@@ -47,15 +47,6 @@ def _parse_cursor(raw):
     return (at, pk) if at is not None and timezone.is_aware(at) else None
 
 
-def _clock_marks(incident, now):
-    """Each SLA clock's state (running, warning, breached, met, paused): the same answer
-    as the API's `response_clock` and `resolution_clock`. Reads the row only, no queries."""
-    return {
-        "response": clocks.response_clock(incident, now),
-        "resolution": clocks.resolution_clock(incident, now),
-    }
-
-
 @login_required
 def queue(request):
     """The incidents the person may see, newest first, one keyset page at a time."""
@@ -73,7 +64,7 @@ def queue(request):
     rows = rows[:PAGE_SIZE]
     now = timezone.now()
     for incident in rows:
-        incident.marks = _clock_marks(incident, now)
+        incident.marks = presenters.clock_marks(incident, now)
     last = rows[-1] if rows else None
     context = {
         "form": form,
@@ -211,40 +202,6 @@ def _service_kwargs(form):
     return dict(form.cleaned_data)
 
 
-def _timeline_rows(events):
-    """Each event as a label, an optional text body and a list of (name, value) details."""
-    rows = []
-    for event in events:
-        data = dict(event.data or {})
-        body = data.pop("body", None) or data.pop("reason", None) or data.pop("resolution_notes", None)
-        details = []
-        for key, value in data.items():
-            if isinstance(value, bool):
-                value = "yes" if value else "no"
-            elif isinstance(value, dict):
-                value = ", ".join(f"{k}: {v if v is not None else '—'}" for k, v in value.items())
-            elif isinstance(value, str) and key.endswith("_at"):
-                value = parse_datetime(value) or value
-            elif value is None or value == "":
-                value = "—"
-            details.append((key.replace("_", " "), value))
-        label = event.kind.replace("_", " ").capitalize()
-        rows.append({"event": event, "label": label, "body": body, "details": details})
-    return rows
-
-
-def _deadline_state(deadline, now):
-    """A named deadline in the SLA clocks' words: running, warning (the reminder is
-    due), breached (missed) or met."""
-    if deadline.met_at is not None:
-        return clocks.MET
-    if deadline.breached or now >= deadline.due_at:
-        return clocks.BREACHED
-    if deadline.reminded or now >= deadline.remind_at:
-        return clocks.WARNING
-    return clocks.RUNNING
-
-
 def _deadline_rows(incident, now, *, may_record, bound):
     rows = []
     for deadline in incident.deadlines.select_related("met_by"):
@@ -254,63 +211,10 @@ def _deadline_rows(incident, now, *, may_record, bound):
             form = bound.get(key) or forms.DeadlineMetForm(auto_id=f"id_deadline_{deadline.pk}_%s")
         rows.append({
             "deadline": deadline,
-            "state": _deadline_state(deadline, now),
+            "state": presenters.deadline_state(deadline, now),
             "late": deadline.met_at is not None and deadline.met_at > deadline.due_at,
             "form": form,
             "open": key in bound,
-        })  # fmt: skip
-    return rows
-
-
-STEP_ANCHORS = {"created": "registration", "response_due": "the response target", "resolve_due": "the resolution target"}
-STEP_ACTIONS = {"notify": "Notify", "raise_level": "Raise the escalation level", "handover": "Hand over"}
-
-
-def _duration(seconds):
-    """3900 -> "1 h 5 min"."""
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")) if n]
-    return " ".join(parts) or "0 s"
-
-
-def _step_targets(targets):
-    names = []
-    if targets.get("team"):
-        names.append(f"team {targets['team']}")
-    if targets.get("min_level"):
-        names.append(f"staff at level {targets['min_level']} and up")
-    if targets.get("person"):
-        names.append(str(targets["person"]))
-    if targets.get("assignee"):
-        names.append("the assignee")
-    if targets.get("supplier"):
-        names.append(f"supplier {targets['supplier']}")
-    return ", ".join(names)
-
-
-def _escalation_rows(incident):
-    """The incident's own copy of the escalation policy, one readable row per step, with
-    when each step ran or is due."""
-    steps = incident.escalation_policy or []
-    if not steps:
-        return []
-    ran = dict(incident.step_runs.values_list("step", "at"))
-    rows = []
-    for number, step in enumerate(steps):
-        anchor = STEP_ANCHORS.get(step.get("anchor"), step.get("anchor"))
-        after = step.get("after") or 0
-        due = None
-        if number not in ran and incident.status in ACTIVE_STATUSES:  # on hold, timers wait
-            due = engine.step_due_at(incident, step)
-        rows.append({
-            "number": number + 1,
-            "when": f"{_duration(after)} after {anchor}" if after else f"At {anchor}",
-            "action": STEP_ACTIONS.get(step.get("action"), step.get("action")),
-            "targets": _step_targets(step.get("targets") or {}),
-            "ran_at": ran.get(number),
-            "due_at": due,
         })  # fmt: skip
     return rows
 
@@ -336,8 +240,8 @@ def _render_detail(request, incident, *, status=200, bound=None):
     is_staff_view = level_of(person) is not None
     context = {
         "incident": incident,
-        "marks": _clock_marks(incident, now),
-        "timeline": _timeline_rows(timeline_for(person, incident)),
+        "marks": presenters.clock_marks(incident, now),
+        "timeline": presenters.timeline_rows(timeline_for(person, incident)),
         "allowed": allowed,
         "buttons": [p for p in panels if not p["form"].fields],
         "panels": [p for p in panels if p["form"].fields],
@@ -348,7 +252,7 @@ def _render_detail(request, incident, *, status=200, bound=None):
         "may_complete_tasks": allowed["complete_task"] and lifecycle.allows("complete-task", incident),
         "close_blocked": bool(open_mandatory) and lifecycle.allows("close", incident),
         "deadlines": _deadline_rows(incident, now, may_record=allowed["record_deadline"], bound=bound),
-        "escalation": _escalation_rows(incident),
+        "escalation": presenters.escalation_rows(incident),
         "watching": any(w.person_id == person.pk for w in watchers),
         "watchers": watchers if is_staff_view else None,
         "watcher_count": len(watchers),

@@ -11,9 +11,9 @@ from procedures.models import (
     ProcedureVersion,
     Service,
 )
-from servicedesk.admin import PolicyAdmin
-from servicedesk.errors import DomainError
+from skills.errors import DomainError
 from skills.policy import Action, can
+from skills.policy_admin import PolicyAdmin
 
 
 @admin.register(Category)

@@ -22,38 +22,11 @@ from procedures.serializers import (
     ServiceSerializer,
     SimulateSerializer,
     SimulationResultSerializer,
-    TeamSerializer,
 )
 from procedures.simulate import procedure_simulate
-from servicedesk.permissions import Policy
-from skills.models import Team
+from skills.api import READ, ConfigViewSet
+from skills.permissions import Policy
 from skills.policy import Action
-
-READ = {"list": Action.VIEW_CONFIGURATION, "retrieve": Action.VIEW_CONFIGURATION}
-
-
-class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """List, read, create and change by slug; `save` is the service that writes."""
-
-    lookup_field = "slug"
-    permission_classes = [Policy]
-    policy = {**READ, "create": Action.MANAGE_CONFIGURATION, "partial_update": Action.MANAGE_CONFIGURATION}
-    http_method_names = ["get", "post", "patch", "head", "options"]
-    pagination_class = None
-    save = None
-
-    def create(self, request):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        obj = type(self).save(actor=request.user, **serializer.validated_data)
-        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
-
-    def partial_update(self, request, slug=None):
-        obj = self.get_object()
-        serializer = self.get_serializer(obj, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        obj = type(self).save(actor=request.user, **{self.noun: obj}, **serializer.validated_data)
-        return Response(self.get_serializer(obj).data)
 
 
 class CategoryViewSet(ConfigViewSet):
@@ -68,13 +41,6 @@ class ServiceViewSet(ConfigViewSet):
     serializer_class = ServiceSerializer
     save = staticmethod(services.service_save)
     noun = "service"
-
-
-class TeamViewSet(ConfigViewSet):
-    queryset = Team.objects.prefetch_related("members").order_by("slug")
-    serializer_class = TeamSerializer
-    save = staticmethod(services.team_save)
-    noun = "team"
 
 
 class CalendarViewSet(ConfigViewSet):

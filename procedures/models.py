@@ -3,6 +3,24 @@ from django.db import models
 from django.db.models import Q
 
 
+class Channel(models.TextChoices):
+    """Where an incident comes from; routing rules may match on it."""
+
+    WEB = "web", "Web"
+    EMAIL = "email", "Email"
+    API = "api", "API"
+    ALERT = "alert", "Monitoring alert"
+    PHONE = "phone", "Phone"
+
+
+class Level(models.IntegerChoices):
+    """Impact and urgency: 1 is the highest."""
+
+    HIGH = 1, "1 High"
+    MEDIUM = 2, "2 Medium"
+    LOW = 3, "3 Low"
+
+
 class IncidentClass(models.TextChoices):
     MAJOR = "major", "Major incident"
     SECURITY = "security", "Information or cyber security incident"

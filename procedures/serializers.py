@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
-from incidents.models import Channel
-from incidents.serializers import IncidentCreateSerializer
+from procedures.limits import TEXT_MAX, TITLE_MAX
 from procedures.models import (
     Calendar,
     Category,
+    Channel,
     IncidentClass,
+    Level,
     Procedure,
     ProcedureChange,
     ProcedureVersion,
@@ -98,11 +99,26 @@ class ProcedureUpdateSerializer(_VersionInput):
         return attrs
 
 
-class SimulateSerializer(IncidentCreateSerializer):
+class IncidentSampleSerializer(serializers.Serializer):
+    """What an incident is registered with: the create body of the incidents API (which adds
+    the reporter) and the sample of a dry run."""
+
+    title = serializers.CharField(max_length=TITLE_MAX)
+    description = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False, default="", trim_whitespace=False)
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    service = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True, default=None
+    )
+    impact = serializers.ChoiceField(choices=Level.choices)
+    urgency = serializers.ChoiceField(choices=Level.choices)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
+
+
+class SimulateSerializer(IncidentSampleSerializer):
     """The create body of an incident, with `at` (when it would arrive); a sample need not
     have a title, and the category defaults to the procedure's first."""
 
-    title = serializers.CharField(max_length=200, required=False, default="")
+    title = serializers.CharField(max_length=TITLE_MAX, required=False, default="")
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
     at = serializers.DateTimeField(required=False)
@@ -173,14 +189,6 @@ class ServiceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Service
         fields = ["slug", "name", "owner", "is_critical"]
-
-
-class TeamSerializer(serializers.ModelSerializer):
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
-
-    class Meta:
-        model = Team
-        fields = ["slug", "name", "email", "is_security", "members"]
 
 
 class CalendarSerializer(serializers.ModelSerializer):

@@ -17,7 +17,8 @@ from procedures.models import (
     ProcedureVersion,
     Service,
 )
-from servicedesk.errors import Conflict, Forbidden
+from skills.config import config_save
+from skills.errors import Conflict, Forbidden
 from skills.models import Person, Role, Team
 from skills.policy import Action, can, why_not
 
@@ -144,62 +145,33 @@ def procedure_publish(*, actor, procedure, now=None):
 # --- configuration ------------------------------------------------------------------------
 
 
-@transaction.atomic
 def category_save(*, actor, category=None, **values):
     """Create or change a category. Pointing an existing category at another procedure
     changes what is in force, so it is a level 5 decision."""
     _require(actor, Action.MANAGE_CONFIGURATION)
-    category = Category.objects.select_for_update().get(pk=category.pk) if category is not None else Category()
-    if category.pk is not None and "procedure" in values and values["procedure"].pk != category.procedure_id:
-        _require(actor, Action.SET_POLICY)
-    for field, value in values.items():
-        setattr(category, field, value)
-    category.full_clean()
-    category.save()
-    return category
+
+    def check(row):
+        if row.pk is not None and "procedure" in values and values["procedure"].pk != row.procedure_id:
+            _require(actor, Action.SET_POLICY)
+
+    return config_save(Category, instance=category, values=values, check=check)
 
 
-@transaction.atomic
 def service_save(*, actor, service=None, **values):
     _require(actor, Action.MANAGE_CONFIGURATION)
-    service = Service.objects.select_for_update().get(pk=service.pk) if service is not None else Service()
-    for field, value in values.items():
-        setattr(service, field, value)
-    service.full_clean()
-    service.save()
-    return service
+    return config_save(Service, instance=service, values=values)
 
 
-@transaction.atomic
-def team_save(*, actor, team=None, **values):
-    _require(actor, Action.MANAGE_CONFIGURATION)
-    team = Team.objects.select_for_update().get(pk=team.pk) if team is not None else Team()
-    if values.get("is_security", team.is_security) != team.is_security:
-        _require(actor, Action.SET_POLICY)  # who sees security incidents is a level 5 decision
-    for field, value in values.items():
-        setattr(team, field, value)
-    team.full_clean()
-    team.save()
-    return team
-
-
-@transaction.atomic
 def calendar_save(*, actor, calendar=None, **values):
     """Calendars decide every SLA on them: level 5."""
     _require(actor, Action.SET_POLICY)
-    calendar = Calendar.objects.select_for_update().get(pk=calendar.pk) if calendar is not None else Calendar()
-    for field, value in values.items():
-        setattr(calendar, field, value)
-    calendar.full_clean()
-    calendar.save()
-    return calendar
+    return config_save(Calendar, instance=calendar, values=values)
 
 
 @transaction.atomic
 def priority_matrix_set(*, actor, matrix, now=None):
     _require(actor, Action.SET_POLICY)
     matrix = validation.clean_priority_matrix(matrix)
-    row = PriorityMatrix.objects.select_for_update().order_by("pk").first() or PriorityMatrix()
-    row.matrix, row.updated_by, row.updated_at = matrix, actor, now or timezone.now()
-    row.save()
-    return row
+    current = PriorityMatrix.objects.select_for_update().order_by("pk").first()
+    values = {"matrix": matrix, "updated_by": actor, "updated_at": now or timezone.now()}
+    return config_save(PriorityMatrix, instance=current, values=values)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 
+from procedures.models import Channel
 from procedures.sla import WEEKDAYS
 
 PRIORITIES = ("1", "2", "3", "4", "5")
@@ -169,8 +170,6 @@ def clean_action_levels(levels, field="action_levels"):
 def clean_routing_rules(rules, *, teams, services, categories, field="routing_rules"):
     """Rules, first match wins: {"name", "category"?, "service"?, "critical_service"?,
     "words"?, "channel"?, "team"?, "impact"?}."""
-    from incidents.models import Channel
-
     if not isinstance(rules, list):
         _fail(field, "Give a list of rules.")
     cleaned = []

@@ -19,6 +19,7 @@ app.conf.update(
     task_routes={
         "incidents.tasks.sweep_timers": {"queue": "sweeps"},
         "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},
+        "reporting.tasks.open_reviews": {"queue": "sweeps"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
     },
     # Publishing must never hold a request: if the broker is down the outbox waits.
@@ -41,4 +42,5 @@ def _schedule(sender, **kwargs):
         "sweep-timers": {"task": "incidents.tasks.sweep_timers", "schedule": every, "options": expires},
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
+        "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": every, "options": expires},
     }

@@ -232,8 +232,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "LevelEnum": "incidents.models.Level",
-        "ChannelEnum": "incidents.models.Channel",
+        "LevelEnum": "procedures.models.Level",
+        "ChannelEnum": "procedures.models.Channel",
         "MessageStateEnum": "incidents.models.OutboundMessage.State",
         "VersionStateEnum": "procedures.models.ProcedureVersion.State",
     },

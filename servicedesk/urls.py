@@ -12,9 +12,9 @@ from procedures.api import (
     PriorityMatrixView,
     ProcedureViewSet,
     ServiceViewSet,
-    TeamViewSet,
 )
 from servicedesk import health
+from skills.api import TeamViewSet
 from skills.views import LoginView
 
 router = SimpleRouter()

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from procedures import services
-from servicedesk.admin import PolicyAdmin
+from skills import services
 from skills.models import ApiToken, Person, Team
 from skills.policy import Action, can
+from skills.policy_admin import PolicyAdmin
 
 
 @admin.register(Person)

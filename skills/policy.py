@@ -4,9 +4,14 @@ SFIA levels are cumulative: a person at level N may do everything of levels 1..N
 A procedure may raise or lower the level for an action (see `required_level`).
 """
 
+import operator
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import reduce
 
-from skills.models import Role
+from django.db.models import Q
+
+from skills.models import Person, Role
 
 
 class Action(StrEnum):
@@ -109,17 +114,69 @@ def team_ids(actor):
     return cached
 
 
+# Who sees security incidents: the security incident response team and level 5. The one
+# definition, used for a person (`is_security_responder`) and for a set of people.
+SECURITY_RESPONDERS = Q(sfia_level__gte=5) | Q(teams__is_security=True)
+
+
 def is_security_responder(actor):
     cached = getattr(actor, "_is_security_responder", None)
     if cached is None:
-        from skills.models import Team
-
-        level = level_of(actor)
-        cached = level is not None and (
-            level >= 5 or Team.objects.filter(is_security=True, members=actor).exists()
-        )
+        cached = level_of(actor) is not None and Person.objects.filter(SECURITY_RESPONDERS, pk=actor.pk).exists()
         actor._is_security_responder = cached
     return cached
+
+
+def staff_who_may_see(people, *, is_security):
+    """The active staff among `people` (a Person queryset) who may see an incident."""
+    staff = people.filter(role=Role.STAFF, is_active=True)
+    if is_security:
+        staff = staff.filter(pk__in=Person.objects.filter(SECURITY_RESPONDERS).values("pk"))
+    return staff.distinct()
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Which incidents a person may see, as data: any one of `clauses`, each a set of
+    field paths (Django lookups such as `service__owner_id`) and the values they must
+    have. The queryset filter and the per-object check are both read from it, so the
+    list and the page can never disagree about an incident."""
+
+    clauses: tuple  # of tuples of (path, value); () sees nothing, ((),) sees everything
+
+    def q(self):
+        if not self.clauses:
+            return Q(pk__in=[])
+        return reduce(operator.or_, (Q(*clause) for clause in self.clauses))
+
+    def allows(self, obj):
+        return any(all(_follow(obj, path) == value for path, value in clause) for clause in self.clauses)
+
+
+def _follow(obj, path):
+    for part in path.split("__"):
+        if obj is None:
+            return None
+        obj = getattr(obj, part)
+    return obj
+
+
+def incident_visibility(actor):
+    """Who may see which incidents: staff see all but security incidents, which only the
+    security incident response team and level 5 see; reporters and integrations see what
+    they reported or created; stakeholders what they reported and their services'."""
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return Visibility(())
+    wall = () if is_security_responder(actor) else (("is_security", False),)
+    if level_of(actor) is not None:
+        return Visibility((wall,))
+    if actor.role == Role.STAKEHOLDER:
+        own = (("reporter_id", actor.pk),), (("service__owner_id", actor.pk),)
+    elif actor.role in (Role.REPORTER, Role.INTEGRATION):
+        own = (("reporter_id", actor.pk),), (("created_by_id", actor.pk),)
+    else:
+        return Visibility(())
+    return Visibility(tuple(wall + clause for clause in own))
 
 
 def required_level(action, obj=None):
@@ -130,16 +187,7 @@ def required_level(action, obj=None):
 
 
 def can_see_incident(actor, incident):
-    if incident.is_security and not is_security_responder(actor):
-        return False
-    if level_of(actor) is not None:
-        return True
-    if actor.role in (Role.REPORTER, Role.INTEGRATION):
-        return actor.pk in (incident.reporter_id, incident.created_by_id)
-    if actor.role == Role.STAKEHOLDER:
-        service = incident.service
-        return actor.pk == incident.reporter_id or (service is not None and service.owner_id == actor.pk)
-    return False
+    return incident_visibility(actor).allows(incident)
 
 
 def can(actor, action, obj=None):

@@ -3,7 +3,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from skills.models import ApiToken
+from skills.config import config_save
+from skills.errors import Forbidden
+from skills.models import ApiToken, Team
+from skills.policy import Action, can, why_not
 
 
 @transaction.atomic
@@ -32,3 +35,20 @@ def token_touch(*, token, now=None):
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+def _require(actor, action):
+    if not can(actor, action):
+        raise Forbidden(why_not(actor, action))
+
+
+def team_save(*, actor, team=None, **values):
+    """Create or change a team (level 4). Who sees security incidents (the security flag)
+    is a level 5 decision."""
+    _require(actor, Action.MANAGE_CONFIGURATION)
+
+    def check(row):
+        if "is_security" in values and values["is_security"] != row.is_security:
+            _require(actor, Action.SET_POLICY)
+
+    return config_save(Team, instance=team, values=values, check=check)

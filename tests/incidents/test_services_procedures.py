@@ -10,7 +10,7 @@ from incidents import services
 from incidents.clocks import resolution_clock, response_clock
 from incidents.models import TimelineEvent
 from procedures.models import ProcedureVersion
-from servicedesk.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)

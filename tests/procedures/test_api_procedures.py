@@ -165,7 +165,16 @@ class TestDryRun:
             "at": "2026-11-30T09:45:00Z", "action": "notify", "anchor": "response_due", "targets": ["l4", "l5"],
         }  # fmt: skip
         assert body["escalation"][1]["at"] == "2026-11-30T12:30:00Z"
-        assert [m["to"] for m in body["messages"]] == ["l4@example.com", "l5@example.com"]
+        escalations = [m for m in body["messages"] if m["subject"].startswith("Escalation")]
+        assert [(m["at"], m["to"]) for m in escalations] == [
+            ("2026-11-30T09:45:00Z", "l4@example.com"), ("2026-11-30T09:45:00Z", "l5@example.com"),
+        ]  # fmt: skip
+        # The SLA warnings go to the team (nobody is assigned yet), on office time too.
+        warnings = {(m["at"], m["subject"]) for m in body["messages"] if "due soon" in m["subject"]}
+        assert warnings == {
+            ("2026-11-30T09:33:45Z", "Response target due soon: Laptop dead"),
+            ("2026-11-30T11:15:00Z", "Resolution target due soon: Laptop dead"),
+        }
         assert body["tasks"] == [{"title": "Check the cabling", "mandatory": True}]
         assert (Incident.objects.count(), ProcedureChange.objects.count()) == counts
 
@@ -201,4 +210,7 @@ def test_dry_run_names_only_people_who_may_see_a_security_incident(world, api):
     body = api(world.people[5]).post(f"{URL}security/simulate/", {"impact": 1, "urgency": 1}, format="json").json()
     # l3 and l4 are level 3+ but outside the response team: the engine would not tell them
     assert body["escalation"][0]["targets"] == [responder.username, "l5"]
-    assert [m["to"] for m in body["messages"]] == ["csirt@example.com", "l5@example.com"]
+    escalations = [m["to"] for m in body["messages"] if m["subject"].startswith("Escalation")]
+    assert escalations == ["csirt@example.com", "l5@example.com"]
+    # Warnings go to the response team alone.
+    assert {m["to"] for m in body["messages"] if "due soon" in m["subject"]} == {"csirt@example.com"}

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from servicedesk.errors import DomainError
+from skills.errors import DomainError
 from skills.policy import Action, can
 
 

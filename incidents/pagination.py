@@ -1,0 +1,118 @@
+"""Keyset (cursor) pagination for lists of incidents and their neighbours: every page is
+one index range scan on (ordering field, id), however deep."""
+
+import base64
+import binascii
+import json
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+from rest_framework import exceptions
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+
+class KeysetPagination(BasePagination):
+    """Cursor pagination on (ordering field, id): every page is one index range scan,
+    however deep. The view names the allowed orderings; `-` means descending."""
+
+    page_size = 25
+    max_page_size = 100
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+    ordering_query_param = "ordering"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError({"page_size": ["Must be a whole number."]}) from None
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"page_size": [f"Must be between 1 and {self.max_page_size}."]}
+            )
+        return size
+
+    def get_ordering(self, request, view):
+        raw = request.query_params.get(self.ordering_query_param, view.default_ordering)
+        name = raw.lstrip("-")
+        if name not in view.ordering_fields:
+            allowed = ", ".join(view.ordering_fields)
+            raise exceptions.ValidationError({"ordering": [f"Must be one of {allowed} (prefix - to reverse)."]})
+        return name, raw.startswith("-")
+
+    def decode_cursor(self, request, field):
+        raw = request.query_params.get(self.cursor_query_param)
+        if not raw:
+            return None
+        try:
+            payload = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+            value, pk, backwards = payload["v"], int(payload["id"]), bool(payload["b"])
+            if payload["f"] != field:
+                raise ValueError("cursor is for another ordering")
+            if isinstance(value, str) and field.endswith("_at"):
+                value = parse_datetime(value)
+                if value is None:
+                    raise ValueError("bad time")
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+        return value, pk, backwards
+
+    def encode_cursor(self, field, obj, backwards):
+        value = getattr(obj, field)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        payload = json.dumps({"f": field, "v": value, "id": obj.pk, "b": backwards}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(payload.encode()).decode()
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size_value = self.get_page_size(request)
+        field, descending = self.get_ordering(request, view)
+        cursor = self.decode_cursor(request, field)
+        backwards = bool(cursor and cursor[2])
+        # Walking backwards reverses the scan, then the page is put back in order.
+        scan_desc = descending != backwards
+        if cursor is not None:
+            value, pk, _ = cursor
+            op = "lt" if scan_desc else "gt"
+            queryset = queryset.filter(
+                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
+            )
+        order = [f"-{field}", "-pk"] if scan_desc else [field, "pk"]
+        rows = list(queryset.order_by(*order)[: self.page_size_value + 1])
+        has_more = len(rows) > self.page_size_value
+        rows = rows[: self.page_size_value]
+        if backwards:
+            rows.reverse()
+        self.field = field
+        self.rows = rows
+        self.has_next = has_more if not backwards else cursor is not None
+        self.has_previous = (cursor is not None) if not backwards else has_more
+        return rows
+
+    def _link(self, obj, backwards):
+        url = self.request.build_absolute_uri()
+        url = remove_query_param(url, self.cursor_query_param)
+        return replace_query_param(url, self.cursor_query_param, self.encode_cursor(self.field, obj, backwards))
+
+    def get_paginated_response(self, data):
+        next_link = self._link(self.rows[-1], False) if self.has_next and self.rows else None
+        prev_link = self._link(self.rows[0], True) if self.has_previous and self.rows else None
+        return Response({"next": next_link, "previous": prev_link, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "previous": {"type": "string", "nullable": True, "format": "uri"},
+                "results": schema,
+            },
+        }

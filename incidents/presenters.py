@@ -1,0 +1,75 @@
+"""How an incident's state reads on a page: clock badges, deadline states, timeline rows
+and the escalation policy's rows. Pure: each reads what it is given and runs at most the
+query it names."""
+
+from django.utils.dateparse import parse_datetime
+
+from incidents import clocks, engine
+from incidents.models import ACTIVE_STATUSES
+from procedures import escalation
+
+
+def clock_marks(incident, now):
+    """Each SLA clock's state (running, warning, breached, met, paused): the same answer
+    as the API's `response_clock` and `resolution_clock`. Reads the row only, no queries."""
+    return {
+        "response": clocks.response_clock(incident, now),
+        "resolution": clocks.resolution_clock(incident, now),
+    }
+
+
+def timeline_rows(events):
+    """Each event as a label, an optional text body and a list of (name, value) details."""
+    rows = []
+    for event in events:
+        data = dict(event.data or {})
+        body = data.pop("body", None) or data.pop("reason", None) or data.pop("resolution_notes", None)
+        details = []
+        for key, value in data.items():
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            elif isinstance(value, dict):
+                value = ", ".join(f"{k}: {v if v is not None else '—'}" for k, v in value.items())
+            elif isinstance(value, str) and key.endswith("_at"):
+                value = parse_datetime(value) or value
+            elif value is None or value == "":
+                value = "—"
+            details.append((key.replace("_", " "), value))
+        label = event.kind.replace("_", " ").capitalize()
+        rows.append({"event": event, "label": label, "body": body, "details": details})
+    return rows
+
+
+def deadline_state(deadline, now):
+    """A named deadline in the SLA clocks' words: running, warning (the reminder is
+    due), breached (missed) or met."""
+    if deadline.met_at is not None:
+        return clocks.MET
+    if deadline.breached or now >= deadline.due_at:
+        return clocks.BREACHED
+    if deadline.reminded or now >= deadline.remind_at:
+        return clocks.WARNING
+    return clocks.RUNNING
+
+
+def escalation_rows(incident):
+    """The incident's own copy of the escalation policy, one readable row per step, with
+    when each step ran or is due. One query (the steps already run)."""
+    steps = escalation.steps(incident.escalation_policy)
+    if not steps:
+        return []
+    ran = dict(incident.step_runs.values_list("step", "at"))
+    rows = []
+    for step in steps:
+        due = None
+        if step.index not in ran and incident.status in ACTIVE_STATUSES:  # on hold, timers wait
+            due = engine.step_due_at(incident, step)
+        rows.append({
+            "number": step.number,
+            "when": step.when_text,
+            "action": step.action_text,
+            "targets": step.targets_text,
+            "ran_at": ran.get(step.index),
+            "due_at": due,
+        })  # fmt: skip
+    return rows

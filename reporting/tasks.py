@@ -1,0 +1,11 @@
+"""Thin Celery shells for reporting's periodic work."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from reporting import services
+
+
+@shared_task(name="reporting.tasks.open_reviews", ignore_result=True)
+def open_reviews():
+    return services.reviews_open_for_resolved_majors(now=timezone.now())
