@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fir
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: help install run test lint bench bench-api bench-engine clean
+.PHONY: help install system-deps run test lint bench bench-api bench-engine clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
@@ -43,6 +43,28 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r $(VENV)/requirements.txt && \
 	touch $(STAMP)
 
+# Debian packages the tests drive (.ci/apt-packages) and the npm packages of the browser
+# tests (tests/browser/package-lock.json). Installed when missing and we are root;
+# otherwise a notice, and the tests that need them skip (CI fails them instead).
+APT_PACKAGES := $(shell sed -e 's/\#.*//' .ci/apt-packages)
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	      || echo "NOTICE: could not install $$missing; the tests that need them will skip (CI fails them)."; \
+	  else \
+	    echo "NOTICE: missing Debian packages: $$missing (install them as root); the tests that need them will skip."; \
+	  fi; \
+	fi
+	@if [ -f tests/browser/package-lock.json ]; then \
+	  if ! command -v npm >/dev/null; then echo "NOTICE: npm is missing; the accessibility checks will skip."; \
+	  elif [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then \
+	    npm ci --prefix tests/browser --no-audit --no-fund --silent || echo "NOTICE: npm ci failed; the accessibility checks will skip."; \
+	  fi; \
+	fi
+
 run: install
 	@export DEBUG=$${DEBUG:-true}; \
 	$(PY) manage.py migrate --noinput -v0 && \
@@ -52,7 +74,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+test: install system-deps
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
 	  SECRET_KEY=$${SECRET_KEY:-test-secret-key-not-for-production} DEBUG=false EMAIL_HOST= ; \
 	set -e; \

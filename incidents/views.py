@@ -1,7 +1,6 @@
 """The browser UI for incidents: thin. Parse with a form, read with a selector, change with a
 service, ask `can` every permission question, render."""
 
-from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from incidents import forms, lifecycle, presenters, services
+from incidents.actions import ACTIONS
 from incidents.filters import IncidentFilter
 from incidents.models import Channel
 from incidents.selectors import (
@@ -119,48 +119,6 @@ def register(request):
 
 
 # --- one incident ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IncidentAction:
-    """A POST /incidents/<reference>/<name>/ form. The button is offered only where the
-    incident's state lets the action go ahead (`incidents.lifecycle`, the table the
-    services guard with); the service still decides and says 409."""
-
-    name: str
-    label: str
-    policy: Action
-    service: object
-    form: type
-    danger: bool = False
-
-    def is_offered(self, incident):
-        return lifecycle.allows(self.name, incident)
-
-
-ACTIONS = {
-    action.name: action
-    for action in [
-        IncidentAction("acknowledge", "Acknowledge", Action.ACKNOWLEDGE, services.incident_acknowledge,
-                       forms.EmptyForm),
-        IncidentAction("start", "Start work", Action.START, services.incident_start, forms.EmptyForm),
-        IncidentAction("resume", "Resume work", Action.RESUME, services.incident_resume, forms.EmptyForm),
-        IncidentAction("close", "Close", Action.CLOSE, services.incident_close, forms.CloseForm),
-        IncidentAction("assign", "Assign", Action.ALLOCATE_TEAM, services.incident_assign, forms.AssignForm),
-        IncidentAction("notes", "Add a work note", Action.NOTE, services.incident_add_note, forms.BodyForm),
-        IncidentAction("updates", "Post a public update", Action.PUBLIC_UPDATE,
-                       services.incident_add_public_update, forms.BodyForm),
-        IncidentAction("hold", "Put on hold", Action.HOLD, services.incident_hold, forms.ReasonForm),
-        IncidentAction("prioritise", "Change priority", Action.PRIORITISE, services.incident_prioritise,
-                       forms.PrioritiseForm),
-        IncidentAction("escalate", "Escalate", Action.ESCALATE, services.incident_escalate, forms.EscalateForm),
-        IncidentAction("resolve", "Resolve", Action.RESOLVE, services.incident_resolve, forms.ResolveForm),
-        IncidentAction("reopen", "Reopen", Action.REOPEN, services.incident_reopen, forms.ReasonForm),
-        IncidentAction("declare-major", "Declare a major incident", Action.DECLARE_MAJOR,
-                       services.incident_declare_major, forms.DeclareMajorForm, danger=True),
-        IncidentAction("cancel", "Cancel", Action.CANCEL, services.incident_cancel, forms.ReasonForm, danger=True),
-    ]
-}  # fmt: skip
 
 
 def _allowed(person, incident):
@@ -268,14 +226,12 @@ def detail(request, reference):
     return _render_detail(request, access_incident(request.user, reference))
 
 
-def _perform(request, incident, *, key, label, policy, make_form, call, success=None):
-    """Run one change on an incident: ask the policy, parse the form, call the service.
+def _perform(request, incident, *, key, label, make_form, call, success=None):
+    """Run one change on an incident the person may see: parse the form, call the
+    service, which decides (the policy with the incident's procedure, the state).
     Refusals and conflicts come back as a message on the incident's page (403, 409, 400)
     with nothing changed; success redirects back, or re-renders the page for htmx."""
     person = request.user
-    if not can(person, policy, incident):
-        messages.error(request, why_not(person, policy, incident))
-        return _render_detail(request, incident, status=403)
     form = make_form(request.POST)
     if not form.is_valid():
         messages.error(request, f"{label}: check the form below.")
@@ -308,9 +264,9 @@ def act(request, reference, action):
     person = request.user
     incident = access_incident(person, reference)
     return _perform(
-        request, incident, key=spec.name, label=spec.label, policy=spec.policy,
+        request, incident, key=spec.name, label=spec.label,
         make_form=lambda data: _make_form(spec, person, incident, _allowed(person, incident), data),
-        call=lambda form: spec.service(actor=person, incident=incident, **_service_kwargs(form)),
+        call=lambda form: spec.call(actor=person, incident=incident, data=_service_kwargs(form)),
     )  # fmt: skip
 
 
@@ -321,7 +277,7 @@ def task_done(request, reference, position):
     person = request.user
     incident = access_incident(person, reference)
     return _perform(
-        request, incident, key=f"task-{position}", label=f"Task {position}", policy=Action.COMPLETE_TASK,
+        request, incident, key=f"task-{position}", label=f"Task {position}",
         make_form=forms.EmptyForm,
         call=lambda form: services.incident_complete_task(actor=person, incident=incident, position=position),
     )  # fmt: skip
@@ -334,7 +290,7 @@ def deadline_met(request, reference, deadline_id):
     person = request.user
     incident = access_incident(person, reference)
     return _perform(
-        request, incident, key=f"deadline-{deadline_id}", label="Deadline met", policy=Action.RECORD_DEADLINE,
+        request, incident, key=f"deadline-{deadline_id}", label="Deadline met",
         make_form=lambda data: forms.DeadlineMetForm(data, auto_id=f"id_deadline_{deadline_id}_%s"),
         call=lambda form: services.incident_meet_deadline(
             actor=person, incident=incident, deadline_id=deadline_id, note=form.cleaned_data["note"]
@@ -349,7 +305,7 @@ def watch(request, reference):
     person = request.user
     incident = access_incident(person, reference)
     return _perform(
-        request, incident, key="watch", label="Watch", policy=Action.VIEW, make_form=forms.WatchForm,
+        request, incident, key="watch", label="Watch", make_form=forms.WatchForm,
         call=lambda form: services.incident_watch(
             actor=person, incident=incident, watching=form.cleaned_data["watching"]
         ),
