@@ -26,7 +26,7 @@ from incidents.serializers import (
     OutboundMessageSerializer,
     TimelineEventSerializer,
 )
-from skills.permissions import Policy
+from skills.permissions import Policy, TokenScope
 from skills.policy import Action
 
 
@@ -145,7 +145,7 @@ class OutboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The outbox, for level 4 and up: `?state=failed` lists what failed for good."""
 
     serializer_class = OutboundMessageSerializer
-    permission_classes = [Policy]
+    permission_classes = [TokenScope, Policy]
     policy = {"list": Action.VIEW_OUTBOX}
     pagination_class = KeysetPagination
     ordering_fields = ("created_at",)

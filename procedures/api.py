@@ -25,7 +25,7 @@ from procedures.serializers import (
 )
 from procedures.simulate import procedure_simulate
 from skills.api import READ, ConfigViewSet
-from skills.permissions import Policy
+from skills.permissions import Policy, TokenScope
 from skills.policy import Action
 
 
@@ -58,7 +58,7 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = ProcedureSerializer
     lookup_field = "slug"
     pagination_class = None
-    permission_classes = [Policy]
+    permission_classes = [TokenScope, Policy]
     http_method_names = ["get", "post", "patch", "head", "options"]
     policy = {
         **READ,
@@ -120,7 +120,7 @@ class ProcedureViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 class PriorityMatrixView(APIView):
     """GET the impact x urgency matrix in force; PUT a new one (level 5)."""
 
-    permission_classes = [Policy]
+    permission_classes = [TokenScope, Policy]
     policy = {"get": Action.VIEW_CONFIGURATION, "put": Action.SET_POLICY}
 
     def initial(self, request, *args, **kwargs):

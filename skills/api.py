@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from skills import services
 from skills.models import Team
-from skills.permissions import Policy
+from skills.permissions import Policy, TokenScope
 from skills.policy import Action
 
 READ = {"list": Action.VIEW_CONFIGURATION, "retrieve": Action.VIEW_CONFIGURATION}
@@ -15,7 +15,7 @@ class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """List, read, create and change by slug; `save` is the service that writes."""
 
     lookup_field = "slug"
-    permission_classes = [Policy]
+    permission_classes = [TokenScope, Policy]
     policy = {**READ, "create": Action.MANAGE_CONFIGURATION, "partial_update": Action.MANAGE_CONFIGURATION}
     http_method_names = ["get", "post", "patch", "head", "options"]
     pagination_class = None

@@ -1,6 +1,17 @@
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from skills.policy import can, why_not
+
+
+class TokenScope(BasePermission):
+    """A read-only API token reads and never writes, whatever the endpoint: any unsafe
+    method is refused before the body is even parsed."""
+
+    message = "You may not write with this API token: it is read-only."
+
+    def has_permission(self, request, view):
+        person = request.user
+        return request.method in SAFE_METHODS or getattr(person, "token_scope", None) != "read"
 
 
 class Policy(BasePermission):

@@ -6,28 +6,31 @@ Fixtures: `browser` (one chromium per test session), `page` (a fresh context and
 the live server), `sign_in(person)` (through the login form), `axe_violations(page)`."""
 
 import json
-import os
 
 import pytest
+from django.db import connections
 
 from tests.system import need_file, need_program
-
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
-# body are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE = "tests/browser/node_modules/axe-core/axe.min.js"
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(monkeypatch):
+    """A chromium of the test's own. Playwright's sync API runs an event loop in this
+    thread while it lives; the test's ORM calls are still synchronous and safe, so Django
+    is told so for this test only (never for the processes other tests start)."""
     executable = need_program("chromium", package="chromium", paths=["/usr/bin/chromium"])
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package (make install) is missing")
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # While Playwright's loop runs, Django's per-thread connections are per context:
+        # the ones the test opened live there. Close them before the loop goes away.
+        connections.close_all()
 
 
 @pytest.fixture
