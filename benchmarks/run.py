@@ -42,7 +42,7 @@ HERE = ROOT / "benchmarks"
 RESULTS = HERE / "results"
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-BENCH_DB = "firebreak_bench"
+BENCH_DB = "firebreak_bench"  # set by main() from --incidents (see database_name)
 TARGET_P95_MS = 50.0
 NOISY_PCT = 10  # CPU share used by processes other than ours above which a run is flagged
 
@@ -65,6 +65,16 @@ def log(message):
 
 
 # --- database -----------------------------------------------------------------------------
+
+
+def database_name(incidents):
+    """One database per data-set size, built once and reused: firebreak_bench (100,000),
+    firebreak_bench_1m (1,000,000), firebreak_bench_<n> otherwise."""
+    if incidents == 100_000:
+        return "firebreak_bench"
+    if incidents % 1_000_000 == 0:
+        return f"firebreak_bench_{incidents // 1_000_000}m"
+    return f"firebreak_bench_{incidents}"
 
 
 def bench_database_url(url):
@@ -559,9 +569,14 @@ def main():
         "--full-plans", action="store_true", help="print every plan in full (always in the JSON)"
     )
     parser.add_argument(
-        "--rebuild", action="store_true", help=f"drop {BENCH_DB} and build it again from scratch"
+        "--rebuild", action="store_true", help="drop the bench database and build it again"
+    )
+    parser.add_argument(
+        "--prepare-only", action="store_true", help="build (or check) the data set, then stop"
     )
     args = parser.parse_args()
+    global BENCH_DB
+    BENCH_DB = database_name(args.incidents)
 
     source_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak")
     bench_url = bench_database_url(source_url)
@@ -601,10 +616,12 @@ def main():
     store_fingerprint(bench_url, fingerprint)
     manage(env, "seed_demo", capture=True)
     log(f"dataset: ensuring {args.incidents} incidents")
-    dataset = helper(env, "dataset.py", "--target", str(args.incidents))
+    dataset = helper(env, "dataset.py", "--target", str(args.incidents), timeout=3600)
     log(
         f"dataset: {dataset['incidents']} incidents, {dataset['open']} open; infrastructure {dataset['infrastructure_by_status']}"
     )
+    if args.prepare_only:
+        return 0
 
     with connect(bench_url) as conn:
         watermark = conn.execute("SELECT coalesce(max(id), 0) FROM incidents_incident").fetchone()[
