@@ -13,6 +13,7 @@ from incidents.pagination import KeysetPagination
 from incidents.selectors import (
     LIST_RELATED,
     access_incident,
+    incident_as_registered,
     incidents_visible_to,
     list_prefetches,
     timeline_for,
@@ -93,7 +94,7 @@ class IncidentViewSet(
         serializer = IncidentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_register(actor=request.user, **serializer.validated_data)
-        return Response(IncidentDetailSerializer(self._reload(incident)).data, status=status.HTTP_201_CREATED)
+        return Response(IncidentDetailSerializer(incident_as_registered(incident)).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, reference=None):
         incident = self.get_object()

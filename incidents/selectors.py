@@ -2,7 +2,7 @@
 for a person: it answers Http404 for what they may not see."""
 
 from django.db import connection
-from django.db.models import BooleanField, Prefetch, Q
+from django.db.models import BooleanField, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
@@ -47,6 +47,19 @@ def access_incident(actor, reference, *, queryset=None):
         return (queryset if queryset is not None else incidents_visible_to(actor)).get(pk=pk)
     except Incident.DoesNotExist:
         raise Http404("No such incident.") from None
+
+
+def incident_as_registered(incident):
+    """The incident `incident_register` just wrote, ready for the detail serializer without
+    reading it back: its category, service, team, procedure version and people are the
+    objects the service used. Its checklist and deadlines are read only when its procedure
+    has any (a new incident has exactly the ones its procedure lists)."""
+    version = incident.procedure_version
+    if version.checklist or version.deadlines:
+        prefetch_related_objects([incident], "tasks__done_by", "deadlines__met_by")
+    else:
+        incident._prefetched_objects_cache = {"tasks": incident.tasks.none(), "deadlines": incident.deadlines.none()}
+    return incident
 
 
 def incidents_search(queryset, text):
