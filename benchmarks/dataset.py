@@ -33,9 +33,9 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth.hashers import make_password  # noqa: E402
-from psycopg.types.json import Jsonb  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
 
 from incidents.models import OPEN_STATUSES, Channel, Incident, Status, TimelineEvent  # noqa: E402
 from procedures import selectors as procedure_selectors  # noqa: E402

@@ -203,6 +203,9 @@ else:
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 15, minimum=1, maximum=3600)
 # How long a worker holds a claimed outbox message before another may try it.
 OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3600)
+# How long a web process trusts an API token it found live (0: look it up on every request):
+# the bound on how long a revoked token keeps working in other processes.
+API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maximum=300)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,15 +1,47 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from skills.models import ApiToken, Person, Role, Team
 
+# Tokens this process found live lately: digest -> (good until, token, the person's column
+# values). A revoked token, or one whose person was deactivated or changed, is believed for
+# at most API_TOKEN_CACHE_SECONDS by other processes (this one forgets it at once).
+_TOKENS = {}
+_TOKENS_MAX = 1000
+_PERSON_FIELDS = [field.attname for field in Person._meta.concrete_fields]
 
-def token_authenticate(raw):
-    """The live token for `raw`, with its person, or None."""
+
+def token_authenticate(raw, *, now=None):
+    """The live token for `raw`, with its person (a fresh instance each call), or None."""
     if not raw or not raw.startswith(ApiToken.PREFIX) or len(raw) > 200:
         return None
-    return (
+    digest, now = ApiToken.digest(raw), now or timezone.now()
+    cached = _TOKENS.get(digest)
+    if cached is not None and cached[0] > now:
+        _, token, values = cached
+        token.person = Person.from_db("default", _PERSON_FIELDS, values)
+        return token
+    token = (
         ApiToken.objects.select_related("person")
-        .filter(key_hash=ApiToken.digest(raw), revoked_at__isnull=True, person__is_active=True)
+        .filter(key_hash=digest, revoked_at__isnull=True, person__is_active=True)
         .first()
     )
+    seconds = settings.API_TOKEN_CACHE_SECONDS
+    if token is None or not seconds:
+        _TOKENS.pop(digest, None)
+        return token
+    if len(_TOKENS) >= _TOKENS_MAX:
+        _TOKENS.clear()
+    values = [getattr(token.person, name) for name in _PERSON_FIELDS]
+    _TOKENS[digest] = (now + timedelta(seconds=seconds), token, values)
+    return token
+
+
+def token_forget(key_hash):
+    """Drop a token from this process's cache (on revocation)."""
+    _TOKENS.pop(key_hash, None)
 
 
 def staff_in_team(team):

@@ -7,6 +7,7 @@ from skills.config import config_save
 from skills.errors import Forbidden
 from skills.models import ApiToken, Team
 from skills.policy import Action, can, why_not
+from skills.selectors import token_forget
 
 
 @transaction.atomic
@@ -27,7 +28,10 @@ def token_issue(*, person, name="", scope=ApiToken.Scope.WRITE, now=None):
 
 
 def token_revoke(*, token, now=None):
+    """Revoke at once in this process; other processes stop accepting it within
+    API_TOKEN_CACHE_SECONDS (their cache of live tokens)."""
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+    token_forget(token.key_hash)
 
 
 def token_touch(*, token, now=None):
@@ -35,6 +39,7 @@ def token_touch(*, token, now=None):
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now  # the cached token too, so the next requests do not write
 
 
 def _require(actor, action):
