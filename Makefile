@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fir
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: help install system-deps run test lint bench bench-api bench-engine clean
+.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
@@ -83,11 +83,21 @@ test: install system-deps
 	echo "== makemigrations --check"; DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run; \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 
-bench: bench-api bench-engine
+# The API benchmarks run on a data set of BENCH_INCIDENTS (a million: firebreak_bench_1m,
+# built once with COPY and reused; see benchmarks/README.md).
+BENCH_INCIDENTS ?= 1000000
+BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false \
+	  ALLOWED_HOSTS=127.0.0.1 API_THROTTLE_RATE=off EMAIL_HOST=
+bench: bench-api bench-inprocess bench-engine
+
+bench-data: install
+	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_INCIDENTS) --prepare-only
 
 bench-api: install
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
-	$(PY) benchmarks/run.py
+	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_INCIDENTS)
+
+bench-inprocess: bench-data
+	@$(BENCH_ENV); $(PY) benchmarks/inprocess.py --incidents $(BENCH_INCIDENTS)
 
 bench-engine: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \

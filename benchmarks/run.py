@@ -254,7 +254,25 @@ def create_bodies(count=60):
     return bodies
 
 
-def scenarios(tokens):
+OPEN = "status=new&status=assigned&status=in_progress&status=on_hold"
+
+
+def busiest_incident(bench_url):
+    """The reference of an incident with the most timeline events (dataset.py gives a few
+    hundred open ones 50 each), visible to engineer3's team."""
+    with connect(bench_url) as conn:
+        row = conn.execute(
+            """
+            SELECT e.incident_id FROM incidents_timelineevent e
+            JOIN incidents_incident i ON i.id = e.incident_id
+            JOIN skills_team t ON t.id = i.team_id AND t.slug = 'infrastructure'
+            GROUP BY e.incident_id ORDER BY count(*) DESC, e.incident_id DESC LIMIT 1
+            """
+        ).fetchone()
+    return f"INC-{row[0]:06d}" if row else None
+
+
+def scenarios(tokens, detail=None):
     agent = {"Authorization": f"Bearer {tokens['agent1']}"}
     engineer = {"Authorization": f"Bearer {tokens['engineer3']}"}
     list_path = "/api/v1/incidents/?"
@@ -305,7 +323,26 @@ def scenarios(tokens):
                 for term in SEARCH_TERMS
             ],
         },
-    ]
+        {
+            "name": "B3 list breached, open",
+            "what": "GET ?breached=true&status=<each open status> (first page) as engineer3",
+            "plans": [(f"breached=true&{OPEN}", "engineer3")],
+            "requests": [{"method": "GET", "path": list_path + f"breached=true&{OPEN}", "headers": engineer}],
+        },
+    ] + (
+        [
+            {
+                "name": "D detail (50 events)",
+                "what": f"GET /api/v1/incidents/{detail}/ and its /timeline/ in turn, as engineer3",
+                "requests": [
+                    {"method": "GET", "path": f"/api/v1/incidents/{detail}/", "headers": engineer},
+                    {"method": "GET", "path": f"/api/v1/incidents/{detail}/timeline/", "headers": engineer},
+                ],
+            }
+        ]
+        if detail
+        else []
+    )
 
 
 def percentile(ordered, p):
@@ -550,7 +587,7 @@ def main():
     parser.add_argument(
         "--incidents", type=int, default=int(os.environ.get("BENCH_INCIDENTS", 100_000))
     )
-    parser.add_argument("--clients", type=int, default=int(os.environ.get("BENCH_CLIENTS", 2)))
+    parser.add_argument("--clients", type=int, default=int(os.environ.get("BENCH_CLIENTS", 4)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 2)))
     parser.add_argument("--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 3)))
     parser.add_argument(
@@ -633,7 +670,7 @@ def main():
         for username in ("agent1", "engineer3")
     }
 
-    chosen = scenarios(tokens)
+    chosen = scenarios(tokens, busiest_incident(bench_url))
     if args.only:
         prefixes = [p.strip() for p in args.only.split(",") if p.strip()]
         chosen = [s for s in chosen if any(s["name"].startswith(p) for p in prefixes)]
