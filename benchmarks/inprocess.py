@@ -29,9 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
 
-from run import bench_database_url, database_name  # noqa: E402
-
 import run  # noqa: E402
+from run import bench_database_url, database_name  # noqa: E402
 
 _early = argparse.ArgumentParser(add_help=False)
 _early.add_argument("--incidents", type=int, default=int(os.environ.get("BENCH_INCIDENTS", 100_000)))
