@@ -88,7 +88,11 @@ class IncidentViewSet(
         )
 
     def retrieve(self, request, reference=None):
-        return Response(IncidentDetailSerializer(self._reload(self.get_object())).data)
+        # One read: the visible incident with everything the detail shows, not a visibility
+        # check followed by a second read of the same row and its small tables.
+        queryset = self.get_queryset().prefetch_related("tasks__done_by", "deadlines__met_by")
+        incident = access_incident(request.user, reference, queryset=queryset)
+        return Response(IncidentDetailSerializer(incident).data)
 
     def create(self, request):
         serializer = IncidentCreateSerializer(data=request.data)
