@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import lifecycle, notify, outbox
+from incidents import durations, lifecycle, notify, outbox
 from incidents.models import (
     ACTIVE_STATUSES,
     EscalationStepRun,
@@ -121,13 +121,13 @@ def _run_step(incident, step, now, events):
         )  # fmt: skip
     elif step.action == "raise_level":
         incident.escalation_level += 1
-        fields.append("escalation_level")
+        fields += ["escalation_level", *durations.escalated(incident)]
         data["level"] = incident.escalation_level
     elif step.handover_team:
         team = escalation.team_named(step.handover_team)
         if team is not None and team.pk != incident.team_id:
             data |= {"before": incident.team.slug if incident.team_id else None, "after": team.slug}
-            fields += lifecycle.hand_over(incident, team)
+            fields += [*lifecycle.hand_over(incident, team), *durations.escalated(incident), *durations.team_changed(incident)]
             notify.queue_email(
                 incident, notify.team_members(incident, team),
                 headline=step.headline(incident.title, team_name=team.name), key=key, now=now,

@@ -81,6 +81,27 @@ class Incident(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Facts for the metrics, written by the services when each milestone happens (so a
+    # year of figures is a scan of plain columns, never a walk of timelines).
+    # Registered -> acknowledged and registered -> resolved, in wall-clock seconds and in
+    # working seconds on the incident's calendar; working time leaves out time on hold.
+    ack_seconds = models.PositiveIntegerField(null=True, blank=True)
+    ack_working_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolve_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolve_working_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Resolved -> closed, wall-clock.
+    close_seconds = models.PositiveIntegerField(null=True, blank=True)
+    reopen_count = models.PositiveSmallIntegerField(default=0)
+    # Escalations (by hand or by the policy) and hand-overs to another team after routing.
+    escalation_count = models.PositiveSmallIntegerField(default=0)
+    team_changes = models.PositiveSmallIntegerField(default=0)
+    # Who resolved it, at which SFIA level, and whether that was first-line (level 1-2,
+    # never handed to another team): recorded at resolution.
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    resolved_first_line = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -105,6 +126,11 @@ class Incident(models.Model):
             models.Index(fields=["reporter", "created_at", "id"], name="incident_reporter"),
             # Resolved major incidents: reporting opens their reviews from here.
             models.Index(fields=["resolved_at"], condition=Q(is_major=True), name="incident_major_resolved"),
+            # Metrics: the backlog at a period's end (open now, or resolved after it).
+            models.Index(fields=["resolved_at"], name="incident_resolved"),
+            models.Index(
+                fields=["created_at"], condition=Q(resolved_at__isnull=True), name="incident_unresolved_created"
+            ),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [

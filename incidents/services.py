@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import engine, errors, lifecycle, notify
+from incidents import durations, engine, errors, lifecycle, notify
 from incidents.models import (
     Incident,
     IncidentDeadline,
@@ -248,7 +248,8 @@ def incident_assign(*, actor, incident, team=None, assignee=None, now=None):
         incident.status = Status.ASSIGNED
     elif incident.assignee is None and incident.status == Status.ASSIGNED:
         incident.status = Status.NEW  # back in the team's queue
-    _save(incident, now, "team", "assignee", "status")
+    extra = durations.team_changed(incident) if changing_team else ()
+    _save(incident, now, "team", "assignee", "status", *extra)
     after = {"team": _slug(incident.team), "assignee": _username(incident.assignee), "status": incident.status}
     _event(incident, actor, Kind.ASSIGNED, now, before=before, after=after)
     return incident
@@ -260,6 +261,7 @@ def incident_assign(*, actor, incident, team=None, assignee=None, now=None):
 def _acknowledge(incident, actor, now, fields):
     incident.acknowledged_at = now
     fields.add("acknowledged_at")
+    fields.update(durations.acknowledged(incident, now))
     if now > incident.response_due_at and not incident.response_breached:
         incident.response_breached = True
         fields.add("response_breached")
@@ -345,11 +347,12 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
         raise ValidationError({"team": [errors.SAME_TEAM.format(team=team.slug)]})
     if team is None:
         incident.escalation_level += 1
-        _save(incident, now, "escalation_level")
+        _save(incident, now, "escalation_level", *durations.escalated(incident))
         _event(incident, actor, Kind.ESCALATED, now, mode="hierarchical", level=incident.escalation_level, reason=reason)
         return incident
     before = _slug(incident.team)
-    _save(incident, now, *lifecycle.hand_over(incident, team))
+    fields = [*lifecycle.hand_over(incident, team), *durations.escalated(incident), *durations.team_changed(incident)]
+    _save(incident, now, *fields)
     _event(incident, actor, Kind.ESCALATED, now, mode="functional", before=before, after=team.slug, reason=reason)
     return incident
 
@@ -366,6 +369,7 @@ def incident_resolve(*, actor, incident, resolution_code, resolution_notes, caus
         fields.add("resolution_breached")
     incident.status, incident.resolved_at = Status.RESOLVED, now
     incident.resolution_code, incident.resolution_notes, incident.cause = resolution_code, resolution_notes, cause
+    fields.update(durations.resolved(incident, actor, now))
     _save(incident, now, *fields)
     _event(
         incident, actor, Kind.RESOLVED, now, public=True,
@@ -388,7 +392,7 @@ def incident_close(*, actor, incident, override_reason="", now=None):
     if open_tasks:
         _require(actor, Action.OVERRIDE_CHECKLIST, incident)
     incident.status, incident.closed_at = Status.CLOSED, now
-    _save(incident, now, "status", "closed_at")
+    _save(incident, now, "status", "closed_at", *durations.closed(incident, now))
     data = {"override_reason": override_reason, "open_tasks": open_tasks} if open_tasks else {}
     _event(incident, actor, Kind.CLOSED, now, public=True, **data)
     return incident
@@ -430,8 +434,8 @@ def incident_meet_deadline(*, actor, incident, deadline_id, note="", now=None):
 @transaction.atomic
 def incident_reopen(*, actor, incident, reason, now=None):
     incident, now = _begin(actor, incident, Action.REOPEN, "reopen", now=now)
+    fields = ["status", "resolved_at", *durations.reopened(incident)]
     incident.status, incident.resolved_at = Status.IN_PROGRESS, None
-    fields = ["status", "resolved_at"]
     if incident.assignee_id is None:
         incident.assignee = actor
         fields.append("assignee")
