@@ -115,6 +115,18 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
+# A read replica for the metrics and reports (servicedesk.routers): only the reporting
+# reads go there. Tests mirror it onto the default database.
+_reporting_url = env_str("REPORTING_DATABASE_URL", "")
+if _reporting_url:
+    env_url("REPORTING_DATABASE_URL", _reporting_url, schemes={"postgres", "postgresql"})
+    try:
+        DATABASES["reporting"] = dj_database_url.parse(_reporting_url, conn_max_age=_db.get("CONN_MAX_AGE", 0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REPORTING_DATABASE_URL is not a database URL Firebreak understands: {exc}") from None
+    DATABASES["reporting"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["reporting"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["servicedesk.routers.ReportingRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

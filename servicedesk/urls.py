@@ -13,6 +13,7 @@ from procedures.api import (
     ProcedureViewSet,
     ServiceViewSet,
 )
+from reporting.api import MetricsView
 from servicedesk import health
 from skills.api import TeamViewSet
 from skills.views import LoginView
@@ -29,6 +30,7 @@ router.register("outbox", OutboxViewSet, basename="outbox")
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("api/v1/metrics/", MetricsView.as_view(), name="metrics"),
     path("api/v1/priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -46,10 +46,12 @@ class Action(StrEnum):
     MANAGE_CONFIGURATION = "manage_configuration"
     VIEW_OUTBOX = "view_outbox"
     OVERRIDE_CHECKLIST = "override_checklist"
+    VIEW_METRICS = "view_metrics"  # the metrics of one's own teams (level 5: of everyone)
     # Level 5 Ensure, advise
     PUBLISH_PROCEDURE = "publish_procedure"
     DECLARE_MAJOR = "declare_major"
     VIEW_REPORTS = "view_reports"
+    LEAD_REVIEW = "lead_review"  # open, write up and close reviews of (major) incidents
     SET_POLICY = "set_policy"  # calendars, the priority matrix, which procedure a category follows
 
 
@@ -81,15 +83,20 @@ LEVELS = {
     Action.MANAGE_CONFIGURATION: 4,
     Action.VIEW_OUTBOX: 4,
     Action.OVERRIDE_CHECKLIST: 4,
+    Action.VIEW_METRICS: 4,
     Action.PUBLISH_PROCEDURE: 5,
     Action.DECLARE_MAJOR: 5,
     Action.VIEW_REPORTS: 5,
+    Action.LEAD_REVIEW: 5,
     Action.SET_POLICY: 5,
 }
 
 # Actions that only read: a read-only API token may still do these.
 READ_ACTIONS = frozenset(
-    {Action.VIEW, Action.VIEW_CONFIGURATION, Action.MONITOR_QUEUES, Action.VIEW_OUTBOX, Action.VIEW_REPORTS}
+    {
+        Action.VIEW, Action.VIEW_CONFIGURATION, Action.MONITOR_QUEUES, Action.VIEW_OUTBOX, Action.VIEW_METRICS,
+        Action.VIEW_REPORTS,
+    }
 )
 # Actions people without an SFIA level may take: reporters report, integrations send alerts.
 NON_STAFF_ACTIONS = {
