@@ -8,7 +8,12 @@ import time_machine
 
 from incidents import services
 from procedures.models import IncidentClass
-from tests.factories import CalendarFactory, CategoryFactory, ProcedureFactory, ProcedureVersionFactory
+from tests.factories import (
+    CalendarFactory,
+    CategoryFactory,
+    ProcedureFactory,
+    ProcedureVersionFactory,
+)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 FLAT = {str(p): {"response": 1200, "resolution": 14400} for p in range(1, 6)}
