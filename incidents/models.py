@@ -196,6 +196,8 @@ class TimelineEvent(models.Model):
         WARNING = "warning"
         UPDATE_DUE = "update_due"
         WATCHING = "watching"
+        REVIEW_OPENED = "review_opened"
+        REVIEW_CLOSED = "review_closed"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()

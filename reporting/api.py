@@ -3,12 +3,27 @@
 import csv
 import io
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, renderers
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, renderers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reporting import metrics
+from incidents.pagination import KeysetPagination
+from incidents.selectors import access_incident
+from reporting import metrics, selectors, services
+from reporting.models import ReviewAction
+from reporting.serializers import (
+    ReviewActionCreateSerializer,
+    ReviewActionSerializer,
+    ReviewCloseSerializer,
+    ReviewDetailSerializer,
+    ReviewRequestSerializer,
+    ReviewSerializer,
+    ReviewUpdateSerializer,
+)
 from skills.permissions import Policy, TokenScope
 from skills.policy import Action
 
@@ -63,3 +78,89 @@ class MetricsView(APIView):
             name = f"firebreak-metrics-{period.start_date}-{period.end_date}{'-' + group_by if group_by else ''}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("state", str, enum=["open", "closed"])]),
+    create=extend_schema(request=ReviewRequestSerializer, responses={201: ReviewDetailSerializer}),
+    retrieve=extend_schema(responses=ReviewDetailSerializer),
+    partial_update=extend_schema(request=ReviewUpdateSerializer, responses=ReviewDetailSerializer),
+)
+class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Reviews of (major) incidents: staff who may see the incident read them (security
+    incidents: the security team and level 5); level 5 opens, writes up and closes them."""
+
+    serializer_class = ReviewSerializer
+    pagination_class = KeysetPagination
+    ordering_fields = ("opened_at",)
+    default_ordering = "-opened_at"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        queryset = selectors.reviews_visible_to(self.request.user)
+        state = self.request.query_params.get("state")
+        if state is not None:
+            if state not in ("open", "closed"):
+                raise exceptions.ValidationError({"state": ["Must be open or closed."]})
+            queryset = queryset.filter(completed_at__isnull=state == "open")
+        return queryset
+
+    def get_object(self):
+        return selectors.access_review(self.request.user, self.kwargs["pk"])
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    def _detail(self, review, status_code=200):
+        review = selectors.access_review(self.request.user, review.pk)
+        return Response(ReviewDetailSerializer(review, context=self.get_serializer_context()).data, status=status_code)
+
+    def retrieve(self, request, pk=None):
+        return self._detail(self.get_object())
+
+    def create(self, request):
+        serializer = ReviewRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = access_incident(request.user, serializer.validated_data["incident"])
+        review = services.review_request(actor=request.user, incident=incident)
+        return self._detail(review, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        review = self.get_object()
+        serializer = ReviewUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.review_update(actor=request.user, review=review, **serializer.validated_data)
+        return self._detail(review)
+
+    @extend_schema(request=ReviewActionCreateSerializer, responses={201: ReviewActionSerializer})
+    @action(detail=True, methods=["post"], url_path="actions")
+    def add_action(self, request, pk=None):
+        """Add an action with an owner and a due date; the owner is reminded when it falls due."""
+        review = self.get_object()
+        serializer = ReviewActionCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.review_add_action(actor=request.user, review=review, **serializer.validated_data)
+        context = self.get_serializer_context()
+        return Response(ReviewActionSerializer(created, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ReviewActionSerializer)
+    @action(detail=True, methods=["post"], url_path=r"actions/(?P<action_id>[0-9]+)/done")
+    def action_done(self, request, pk=None, action_id=None):
+        """Its owner (or level 5) marks an action done."""
+        review = self.get_object()
+        try:
+            found = review.actions.get(pk=int(action_id))
+        except ReviewAction.DoesNotExist:
+            raise Http404("No such action.") from None
+        done = services.review_action_done(actor=request.user, action=found)
+        return Response(ReviewActionSerializer(done, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=ReviewCloseSerializer, responses=ReviewDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the review; its outcome goes by email to the service owner and the stakeholders."""
+        review = self.get_object()
+        serializer = ReviewCloseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.review_close(actor=request.user, review=review, **serializer.validated_data)
+        return self._detail(review)

@@ -1,12 +1,52 @@
-from datetime import timedelta
+"""Reviews: opened for every resolved major incident (and on demand), written up and
+closed by a level 5 lead, with actions whose owners are reminded when they fall due.
+Each change: one transaction, the review locked, the policy asked, its state guarded."""
 
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from incidents.models import Incident
-from reporting.models import Review
+from incidents import notify
+from incidents.models import Incident, TimelineEvent
+from reporting.models import Review, ReviewAction
+from skills.errors import Conflict, Forbidden
+from skills.models import Role
+from skills.policy import Action, can, can_see_incident, why_not
 
 REVIEW_WITHIN = timedelta(days=5)
 BATCH = 200
+MAX_CAUSES = 20
+WRITABLE = ("impact", "causes", "went_well", "went_badly")
+
+ALREADY_REVIEWED = "{reference} already has a review."
+CLOSED = "This review is closed: it can no longer change."
+OUTCOME_NEEDED = "Write the outcome the service owner and stakeholders will receive."
+OWNER_NOT_STAFF = "{username} is not an active member of staff."
+OWNER_CANNOT_SEE = "{username} may not see this incident, so cannot own its actions."
+DUE_IN_PAST = "The due date may not be in the past."
+ACTION_DONE = "This action is already done."
+NOT_YOURS = "You may not complete this action: it belongs to {owner}, or needs SFIA level 5."
+BAD_CAUSES = "Give the contributing factors as a list of short texts (at most 20, 500 characters each)."
+
+
+def _require(actor, action, obj=None):
+    if not can(actor, action, obj):
+        raise Forbidden(why_not(actor, action, obj))
+
+
+def _lock(review):
+    return Review.objects.select_for_update(of=("self",)).select_related("incident__service__owner").get(pk=review.pk)
+
+
+def _guard_open(review):
+    if review.completed_at is not None:
+        raise Conflict(CLOSED, status="closed")
+
+
+def _timeline(incident, actor, kind, now, **data):
+    TimelineEvent.objects.create(incident=incident, actor=actor, kind=kind, at=now, data=data)
 
 
 def review_open(*, incident, now):
@@ -15,6 +55,127 @@ def review_open(*, incident, now):
         incident=incident,
         defaults={"lead": incident.comms_lead, "opened_at": now, "due_at": now + REVIEW_WITHIN},
     )
+    return review
+
+
+@transaction.atomic
+def review_request(*, actor, incident, now=None):
+    """Open a review of any incident on demand (level 5); the requester leads it."""
+    now = now or timezone.now()
+    incident = Incident.objects.select_for_update(of=("self",)).get(pk=incident.pk)
+    _require(actor, Action.LEAD_REVIEW, incident)
+    if Review.objects.filter(incident=incident).exists():
+        raise Conflict(ALREADY_REVIEWED.format(reference=incident.reference), status="open")
+    review = Review.objects.create(incident=incident, lead=actor, opened_at=now, due_at=now + REVIEW_WITHIN)
+    _timeline(incident, actor, TimelineEvent.Kind.REVIEW_OPENED, now, review=review.pk)
+    return review
+
+
+def _clean_causes(causes):
+    if not isinstance(causes, list) or len(causes) > MAX_CAUSES:
+        raise ValidationError({"causes": [BAD_CAUSES]})
+    cleaned = []
+    for cause in causes:
+        if not isinstance(cause, str) or len(cause) > 500:
+            raise ValidationError({"causes": [BAD_CAUSES]})
+        if cause.strip():
+            cleaned.append(cause.strip())
+    return cleaned
+
+
+@transaction.atomic
+def review_update(*, actor, review, now=None, **changes):
+    """Record the impact, contributing factors, what went well and what went badly."""
+    unknown = set(changes) - set(WRITABLE)
+    if unknown:
+        raise ValueError(f"not writable: {', '.join(sorted(unknown))}")
+    review = _lock(review)
+    _require(actor, Action.LEAD_REVIEW, review.incident)
+    _guard_open(review)
+    if "causes" in changes:
+        changes["causes"] = _clean_causes(changes["causes"])
+    for name, value in changes.items():
+        setattr(review, name, value)
+    if review.lead_id is None:
+        review.lead = actor
+        changes["lead"] = actor
+    review.save(update_fields=sorted(changes))
+    return review
+
+
+def _validate_owner(owner, incident):
+    if owner.role != Role.STAFF or not owner.is_active:
+        raise ValidationError({"owner": [OWNER_NOT_STAFF.format(username=owner.username)]})
+    if not can_see_incident(owner, incident):
+        raise ValidationError({"owner": [OWNER_CANNOT_SEE.format(username=owner.username)]})
+
+
+def due_moment(due_on):
+    """When an action due on `due_on` falls due: the start of that day, in the desk's zone."""
+    return timezone.make_aware(datetime.combine(due_on, time.min))
+
+
+@transaction.atomic
+def review_add_action(*, actor, review, title, owner, due_on, now=None):
+    now = now or timezone.now()
+    review = _lock(review)
+    _require(actor, Action.LEAD_REVIEW, review.incident)
+    _guard_open(review)
+    _validate_owner(owner, review.incident)
+    if due_on < timezone.localdate(now):
+        raise ValidationError({"due_on": [DUE_IN_PAST]})
+    return ReviewAction.objects.create(
+        review=review, title=title, owner=owner, due_on=due_on, due_at=due_moment(due_on), created_at=now
+    )
+
+
+@transaction.atomic
+def review_action_done(*, actor, action, now=None):
+    """Its owner, or a level 5 lead, marks an action done (also after the review closed:
+    actions outlive the meeting)."""
+    now = now or timezone.now()
+    action = ReviewAction.objects.select_for_update(of=("self",)).select_related("review__incident", "owner").get(pk=action.pk)
+    incident = action.review.incident
+    if not can(actor, Action.VIEW, incident) or (actor.pk != action.owner_id and not can(actor, Action.LEAD_REVIEW, incident)):
+        raise Forbidden(NOT_YOURS.format(owner=action.owner.username))
+    if action.done_at is not None:
+        raise Conflict(ACTION_DONE, status="done")
+    action.done_at, action.done_by = now, actor
+    action.save(update_fields=["done_at", "done_by"])
+    return action
+
+
+def outcome_recipients(incident):
+    """The service's owner and the stakeholders who were told about the incident: the
+    service's subscribers when it was major (they had its declaration and updates), the
+    reporter and the watchers. Nobody outside the response team for a security incident."""
+    return [
+        *notify.service_stakeholders(incident, subscribers=incident.is_major),
+        *notify.reporter_and_watchers(incident),
+    ]
+
+
+@transaction.atomic
+def review_close(*, actor, review, outcome, now=None):
+    """Close the review and send its outcome to the service owner and the stakeholders."""
+    now = now or timezone.now()
+    review = _lock(review)
+    incident = review.incident
+    _require(actor, Action.LEAD_REVIEW, incident)
+    _guard_open(review)
+    if not (outcome or "").strip():
+        raise ValidationError({"outcome": [OUTCOME_NEEDED]})
+    review.outcome, review.completed_at, review.closed_by = outcome.strip(), now, actor
+    review.save(update_fields=["outcome", "completed_at", "closed_by"])
+    actions = list(review.actions.select_related("owner").order_by("due_at", "id"))
+    body = review.outcome
+    if actions:
+        body += "\n\nActions:\n" + "\n".join(f"- {a.title} ({a.owner.username}, due {a.due_on:%Y-%m-%d})" for a in actions)
+    sent = notify.queue_email(
+        incident, outcome_recipients(incident), headline=f"Review outcome: {incident.title}", body=body,
+        key=f"review-closed:{review.pk}", now=now,
+    )  # fmt: skip
+    _timeline(incident, actor, TimelineEvent.Kind.REVIEW_CLOSED, now, review=review.pk, recipients=sent)
     return review
 
 
@@ -37,3 +198,26 @@ def reviews_open_for_resolved_majors(*, now, batch=BATCH):
             ignore_conflicts=True,
         )
     return len(created)
+
+
+def review_actions_remind(*, now, batch=BATCH):
+    """Email the owner of every open review action that has fallen due, once. Claims the
+    actions with SKIP LOCKED, so any number of workers share the work. Returns how many."""
+    with transaction.atomic():
+        due = list(
+            ReviewAction.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(done_at__isnull=True, reminded_at__isnull=True, due_at__lte=now)
+            .select_related("owner", "review__incident__service")
+            .order_by("due_at", "id")[:batch]
+        )
+        for action in due:
+            incident = action.review.incident
+            recipients = [notify.Recipient(action.owner.email)] if action.owner.email else []
+            notify.queue_email(
+                incident, recipients, headline=f"Review action due: {action.title}",
+                body=f"This action from the review of {incident.reference} is due on {action.due_on:%Y-%m-%d}.",
+                key=f"review-action:{action.pk}", now=now,
+            )  # fmt: skip
+            action.reminded_at = now
+        ReviewAction.objects.bulk_update(due, ["reminded_at"])
+    return len(due)

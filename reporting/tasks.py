@@ -9,3 +9,8 @@ from reporting import services
 @shared_task(name="reporting.tasks.open_reviews", ignore_result=True)
 def open_reviews():
     return services.reviews_open_for_resolved_majors(now=timezone.now())
+
+
+@shared_task(name="reporting.tasks.remind_review_actions", ignore_result=True)
+def remind_review_actions():
+    return services.review_actions_remind(now=timezone.now())

@@ -20,6 +20,7 @@ app.conf.update(
         "incidents.tasks.sweep_timers": {"queue": "sweeps"},
         "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},
         "reporting.tasks.open_reviews": {"queue": "sweeps"},
+        "reporting.tasks.remind_review_actions": {"queue": "sweeps"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
     },
     # Publishing must never hold a request: if the broker is down the outbox waits.
@@ -43,4 +44,7 @@ def _schedule(sender, **kwargs):
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": every, "options": expires},
+        "remind-review-actions": {
+            "task": "reporting.tasks.remind_review_actions", "schedule": every, "options": expires,
+        },
     }

@@ -13,7 +13,7 @@ from procedures.api import (
     ProcedureViewSet,
     ServiceViewSet,
 )
-from reporting.api import MetricsView
+from reporting.api import MetricsView, ReviewViewSet
 from servicedesk import health
 from skills.api import TeamViewSet
 from skills.views import LoginView
@@ -26,6 +26,7 @@ router.register("teams", TeamViewSet)
 router.register("calendars", CalendarViewSet)
 router.register("procedures", ProcedureViewSet)
 router.register("outbox", OutboxViewSet, basename="outbox")
+router.register("reviews", ReviewViewSet, basename="review")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
