@@ -165,7 +165,7 @@ def _round(value):
     return None if value is None else round(float(value), 1)
 
 
-def _share(part, whole):
+def share(part, whole):
     return None if not whole else round(100.0 * part / whole, 1)
 
 
@@ -182,13 +182,13 @@ def _figures(raw):
             for clock in ("wall", "working")
         }
     out |= {
-        "response_sla_met_pct": _share(raw["response_met"], raw["response_decided"]),
-        "resolution_sla_met_pct": _share(raw["resolution_met"], raw["resolution_decided"]),
+        "response_sla_met_pct": share(raw["response_met"], raw["response_decided"]),
+        "resolution_sla_met_pct": share(raw["resolution_met"], raw["resolution_decided"]),
         "breaches": raw["breaches"],
         "escalations": raw["escalations"] or 0,
         "escalated_incidents": raw["escalated_incidents"],
-        "reopen_rate_pct": _share(raw["reopened"], raw["ever_resolved"]),
-        "first_line_resolution_pct": _share(raw["first_line"], raw["resolved"]),
+        "reopen_rate_pct": share(raw["reopened"], raw["ever_resolved"]),
+        "first_line_resolution_pct": share(raw["first_line"], raw["resolved"]),
         "major_incidents": raw["major_incidents"],
         "major_duration_mean": _round(raw["major_duration_mean"]),
     }

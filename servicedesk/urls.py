@@ -41,5 +41,6 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("skills.urls")),
+    path("reports/", include("reporting.urls")),
     path("", include("incidents.urls")),
 ]
