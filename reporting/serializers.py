@@ -1,7 +1,10 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procedures.limits import TEXT_MAX, TITLE_MAX
 from reporting.models import Review, ReviewAction
+
+REVIEW_STATES = [("open", "Open"), ("closed", "Closed")]
 from skills.models import Person, Role
 
 
@@ -14,6 +17,7 @@ class ReviewActionSerializer(serializers.ModelSerializer):
         model = ReviewAction
         fields = ["id", "title", "owner", "due_on", "reminded_at", "done_at", "done_by", "overdue"]
 
+    @extend_schema_field(serializers.BooleanField())
     def get_overdue(self, action):
         now = self.context.get("now")
         return bool(now and action.done_at is None and action.due_at <= now)
@@ -36,6 +40,7 @@ class ReviewSerializer(serializers.ModelSerializer):
             "impact", "causes", "went_well", "went_badly", "outcome", "completed_at", "closed_by",
         ]  # fmt: skip
 
+    @extend_schema_field(serializers.ChoiceField(choices=REVIEW_STATES))
     def get_state(self, review):
         return "open" if review.completed_at is None else "closed"
 
@@ -47,9 +52,11 @@ class ReviewDetailSerializer(ReviewSerializer):
     class Meta(ReviewSerializer.Meta):
         fields = [*ReviewSerializer.Meta.fields, "facts", "actions"]
 
+    @extend_schema_field(ReviewActionSerializer(many=True))
     def get_actions(self, review):
         return ReviewActionSerializer(review.actions.all(), many=True, context=self.context).data
 
+    @extend_schema_field(serializers.JSONField())
     def get_facts(self, review):
         from reporting.selectors import review_facts
 

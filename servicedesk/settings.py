@@ -251,6 +251,7 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "procedures.models.Channel",
         "MessageStateEnum": "incidents.models.OutboundMessage.State",
         "VersionStateEnum": "procedures.models.ProcedureVersion.State",
+        "ReviewStateEnum": "reporting.serializers.REVIEW_STATES",
     },
 }
 
