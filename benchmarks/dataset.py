@@ -452,6 +452,12 @@ class Builder:
             t for t in (created_at, acknowledged_at, on_hold_since, resolved_at, closed_at) if t
         )
         extra = dict(times)
+        if "ack_seconds" in INCIDENT_FIELDS:  # the metric columns the services write
+            extra |= milestone_fields(
+                version, created_at, acknowledged_at, resolved_at, closed_at, held,
+                handed_over=team.pk != version.team_id, level=assignee.sfia_level if assignee else None,
+                escalations=(escalation_level > 0) + (team.pk != version.team_id),
+            )  # fmt: skip
         if "escalation_policy" in INCIDENT_FIELDS:
             extra["escalation_policy"] = list(version.escalation or ())
         return Incident(
@@ -553,6 +559,29 @@ def ensure_timelines(count, rng):
     with transaction.atomic():
         copy_rows(TimelineEvent, events)
     return len(events)
+
+
+def milestone_fields(version, created_at, acknowledged_at, resolved_at, closed_at, held, *, handed_over, level, escalations):
+    """The columns incidents.durations writes at each milestone, from the same calendar arithmetic."""
+    calendar = version.calendar
+
+    def wall(start, end):
+        return int((end - start).total_seconds())
+
+    def working(end, held=0):
+        return max(0, sla.working_seconds_between(calendar, created_at, end) - held)
+
+    out = {"escalation_count": escalations, "team_changes": int(handed_over)}
+    if acknowledged_at:
+        out |= {"ack_seconds": wall(created_at, acknowledged_at), "ack_working_seconds": working(acknowledged_at)}
+    if resolved_at:
+        out |= {
+            "resolve_seconds": wall(created_at, resolved_at), "resolve_working_seconds": working(resolved_at, held),
+            "resolved_level": level, "resolved_first_line": level in (1, 2) and not handed_over,
+        }  # fmt: skip
+        if closed_at:
+            out["close_seconds"] = wall(resolved_at, closed_at)
+    return out
 
 
 def summary():

@@ -253,21 +253,26 @@ def _trend(queryset, period, grouping):
     return out
 
 
+def cohort(scoped, period):
+    """The incidents registered in `period` (cancelled ones left out)."""
+    return scoped.filter(created_at__gte=period.start, created_at__lt=period.end).exclude(status=Status.CANCELLED)
+
+
 def metrics(*, actor, period, group_by=None):
     """The figures `actor` may see for incidents registered in `period`: the total, one
     entry per group when `group_by` names one of GROUPS, each with its backlog at the
     period's end and its trend. A handful of queries whatever the size of the desk."""
     scoped = scoped_incidents(actor)
-    cohort = scoped.filter(created_at__gte=period.start, created_at__lt=period.end).exclude(status=Status.CANCELLED)
-    postgres = connections[cohort.db].vendor == "postgresql"
+    registered = cohort(scoped, period)
+    postgres = connections[registered.db].vendor == "postgresql"
     aggregates = _aggregates(postgres)
     grouping = GROUPS[group_by] if group_by else None
 
-    total_raw = cohort.aggregate(**aggregates)
+    total_raw = registered.aggregate(**aggregates)
     if not postgres:
-        total_raw |= _percentiles_in_python(cohort, None).get((None,), {})
+        total_raw |= _percentiles_in_python(registered, None).get((None,), {})
     backlog_total = _backlog(scoped, period, None)[None]
-    trend_total = _trend(cohort, period, None).get(None, [])
+    trend_total = _trend(registered, period, None).get(None, [])
     result = {
         "from": period.start_date.isoformat(),
         "to": period.end_date.isoformat(),
@@ -278,10 +283,10 @@ def metrics(*, actor, period, group_by=None):
     }
     if grouping is None:
         return result
-    rows = list(cohort.values(*grouping.fields).annotate(**aggregates).order_by(*grouping.fields))
-    python_percentiles = {} if postgres else _percentiles_in_python(cohort, grouping)
+    rows = list(registered.values(*grouping.fields).annotate(**aggregates).order_by(*grouping.fields))
+    python_percentiles = {} if postgres else _percentiles_in_python(registered, grouping)
     backlog = _backlog(scoped, period, grouping)
-    trend = _trend(cohort, period, grouping)
+    trend = _trend(registered, period, grouping)
     empty_backlog = {name: 0 for name, _, _ in BACKLOG_BUCKETS}
     seen = set()
     for row in rows:

@@ -3,9 +3,9 @@ from rest_framework import serializers
 
 from procedures.limits import TEXT_MAX, TITLE_MAX
 from reporting.models import Review, ReviewAction
+from skills.models import Person, Role
 
 REVIEW_STATES = [("open", "Open"), ("closed", "Closed")]
-from skills.models import Person, Role
 
 
 class ReviewActionSerializer(serializers.ModelSerializer):
