@@ -41,8 +41,8 @@ def fill(apps, schema_editor):
             calendar = calendars.setdefault(calendar_row.pk, _calendar(calendar_row))
             own = events.get(incident.pk, [])
 
-            def working(end, incident=incident, calendar=calendar):
-                return max(0, working_seconds_between(calendar, incident.created_at, end) - incident.held_seconds)
+            def working(end, held=0, incident=incident, calendar=calendar):
+                return max(0, working_seconds_between(calendar, incident.created_at, end) - held)
 
             if incident.acknowledged_at:
                 incident.ack_seconds = max(0, int((incident.acknowledged_at - incident.created_at).total_seconds()))
@@ -59,7 +59,8 @@ def fill(apps, schema_editor):
             )
             if incident.resolved_at:
                 incident.resolve_seconds = max(0, int((incident.resolved_at - incident.created_at).total_seconds()))
-                incident.resolve_working_seconds = working(incident.resolved_at)
+                # Time on hold comes after the acknowledgement (work starts before a hold).
+                incident.resolve_working_seconds = working(incident.resolved_at, incident.held_seconds)
                 resolutions = [e for e in own if e.kind == "resolved"]
                 if resolutions:
                     incident.resolved_by_id = resolutions[-1].actor_id
