@@ -131,6 +131,18 @@ class Incident(models.Model):
             models.Index(
                 fields=["created_at"], condition=Q(resolved_at__isnull=True), name="incident_unresolved_created"
             ),
+            # Metrics over a period: every column they read, so a year is an index-only scan
+            # of a narrow index instead of a scan of the wide table.
+            models.Index(
+                fields=["created_at"],
+                include=[
+                    "id", "status", "team", "category", "service", "priority", "procedure_version", "channel",
+                    "resolved_level", "is_security", "is_major", "response_breached", "resolution_breached",
+                    "ack_seconds", "ack_working_seconds", "resolve_seconds", "resolve_working_seconds",
+                    "escalation_count", "reopen_count", "resolved_first_line",
+                ],
+                name="incident_metrics",
+            ),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [
