@@ -38,7 +38,7 @@ def anchors(incident):
 
 def step_due_at(incident, step):
     """When an escalation step (an `escalation.Step`) is due, or None when it no longer applies."""
-    return step.due_at(incident.procedure_version.calendar, anchors(incident))
+    return step.due_at(incident.calendar, anchors(incident))
 
 
 def next_timer_at(incident, done_steps):

@@ -14,3 +14,13 @@ TASK_DONE = "The task {title!r} is already done."
 NO_SUCH_DEADLINE = "The incident has no such deadline."
 DEADLINE_MET = "The deadline {name!r} was already met."
 COMMS_LEAD_LEVEL = "{username} cannot lead a major incident's communications: it needs SFIA level 5."
+
+# Registering a call, links, the people affected
+REGISTRATION_KEY_TAKEN = "This form was already used by someone else; reload it and register again."
+LINK_SELF = "An incident cannot be linked to itself."
+LINK_EXISTS = "{reference} is already linked to {other}."
+AFFECTED_ONLY_YOURSELF = "You may add only yourself as affected."
+AFFECTED_ALREADY = "{username} is already recorded as affected by {reference}."
+AFFECTED_NOT_VISIBLE = "{username} may not see {reference}."
+# Requesters
+REOPEN_WINDOW_CLOSED = "It was resolved more than {days} days ago: report a new incident instead."

@@ -3,6 +3,7 @@
 from django import forms
 
 from incidents.models import OPEN_STATUSES, Incident, Level, Status
+from procedures import limits
 from skills.models import Person, Role, Team
 
 PRIORITY_CHOICES = [(p, f"P{p}") for p in range(1, 6)]
@@ -241,6 +242,61 @@ class ResolveForm(forms.Form):
     cause = forms.CharField(
         max_length=20000, required=False, label="Cause (if known)", widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class ComposeForm(forms.Form):
+    """The incident page's always-open composer: an internal work note or a public update."""
+
+    NOTE, UPDATE = "note", "update"
+    kind = forms.ChoiceField(
+        label="Who sees it",
+        choices=[(NOTE, "Internal note (staff only)"), (UPDATE, "Public update (the reporter and stakeholders are told)")],
+        widget=forms.RadioSelect,
+        initial=NOTE,
+    )
+    body = forms.CharField(
+        label="Message", max_length=limits.TEXT_MAX, strip=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, kinds=(NOTE, UPDATE), **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["kind"]
+        field.choices = [choice for choice in field.choices if choice[0] in kinds]
+        if self.NOTE not in kinds:
+            field.initial = self.UPDATE
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Write something.")
+        return body
+
+
+class IncidentEditForm(forms.Form):
+    """Edit in place: the fields `incidents.services.incident_update` changes."""
+
+    title = forms.CharField(max_length=limits.TITLE_MAX)
+    description = forms.CharField(required=False, max_length=limits.TEXT_MAX, widget=forms.Textarea(attrs={"rows": 4}))
+    category = forms.ModelChoiceField(queryset=None, to_field_name="slug", empty_label=None)
+    service = forms.ModelChoiceField(queryset=None, to_field_name="slug", required=False, empty_label="None")
+    impact = forms.TypedChoiceField(choices=Level.choices, coerce=int)
+    urgency = forms.TypedChoiceField(choices=Level.choices, coerce=int)
+
+    def __init__(self, *args, incident=None, **kwargs):
+        from procedures.models import Category, Service
+
+        if incident is not None and not args and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "title": incident.title, "description": incident.description,
+                "category": incident.category.slug, "service": incident.service.slug if incident.service_id else "",
+                "impact": incident.impact, "urgency": incident.urgency,
+            }  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.order_by("name")
+        self.fields["service"].queryset = Service.objects.order_by("name")
+
+    def service_kwargs(self):
+        return dict(self.cleaned_data)
 
 
 class BodyForm(forms.Form):

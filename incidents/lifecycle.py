@@ -21,6 +21,10 @@ STATES = {
     "notes": frozenset(Status),
     "updates": OPEN | {Status.RESOLVED},
     "complete-task": OPEN | {Status.RESOLVED},
+    "link": frozenset(Status),
+    "add-affected": OPEN,
+    "comment": OPEN | {Status.RESOLVED},
+    "confirm": frozenset({Status.RESOLVED}),
 }
 
 

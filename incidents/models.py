@@ -51,6 +51,8 @@ class Incident(models.Model):
     )
     is_major = models.BooleanField(default=False)
     is_security = models.BooleanField(default=False)
+    # The clocks run around the clock whatever the procedure's calendar (a major incident).
+    around_the_clock = models.BooleanField(default=False)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     response_due_at = models.DateTimeField()
     resolve_due_at = models.DateTimeField()
@@ -102,6 +104,9 @@ class Incident(models.Model):
     )
     resolved_level = models.PositiveSmallIntegerField(null=True, blank=True)
     resolved_first_line = models.BooleanField(default=False)
+    # The registration form's one-time token: a second submission of the same form finds
+    # the incident the first one made (the unique index decides, not a read first).
+    registration_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         indexes = [
@@ -178,6 +183,13 @@ class Incident(models.Model):
     def is_open(self):
         return self.status in OPEN_STATUSES
 
+    @property
+    def calendar(self):
+        """The calendar its clocks run on: the procedure version's, or 24x7 once it is major."""
+        from procedures.sla import AROUND_THE_CLOCK
+
+        return AROUND_THE_CLOCK if self.around_the_clock else self.procedure_version.calendar
+
 
 class TimelineEvent(models.Model):
     """Append-only: every change, note, update and notification of an incident."""
@@ -210,6 +222,10 @@ class TimelineEvent(models.Model):
         WATCHING = "watching"
         REVIEW_OPENED = "review_opened"
         REVIEW_CLOSED = "review_closed"
+        LINKED = "linked"
+        AFFECTED = "affected"
+        COMMENT = "comment"
+        CONFIRMED = "confirmed"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -233,6 +249,42 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Timeline events are append-only.")
+
+
+class IncidentLink(models.Model):
+    """Two related incidents: one registered while the other was open, a cause and its
+    symptoms. Recorded once per pair, from the incident that named the other."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="links_out")
+    other = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="links_in")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "other"], name="link_once"),
+            models.CheckConstraint(name="link_not_self", condition=~Q(incident=models.F("other"))),
+        ]
+        indexes = [models.Index(fields=["other"], name="link_other")]
+
+    def __str__(self):
+        return f"{self.incident_id} -> {self.other_id}"
+
+
+class AffectedPerson(models.Model):
+    """Someone else affected by an incident ("this is the same: add me as affected"):
+    told of its public progress like the reporter."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="affected")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="affected_by")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "person"], name="affected_once")]
+
+    def __str__(self):
+        return f"{self.person_id} affected by {self.incident_id}"
 
 
 class IncidentTask(models.Model):

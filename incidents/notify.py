@@ -164,6 +164,13 @@ def service_stakeholders(incident, *, subscribers):
     return found
 
 
+def assignee_or_team(incident):
+    """Who works the incident: its assignee, or its team's staff while nobody is assigned."""
+    if incident.assignee_id is not None:
+        return _recipients([incident.assignee])
+    return team_members(incident)
+
+
 def team_members(incident, team=None):
     """The team's staff who may see the incident (the incident's own team by default)."""
     team = team or incident.team

@@ -7,6 +7,7 @@ from django.utils.dateparse import parse_datetime
 from incidents import clocks, engine
 from incidents.models import ACTIVE_STATUSES
 from procedures import escalation
+from procedures.routing import DEFAULT_RULE
 
 
 def clock_marks(incident, now):
@@ -16,6 +17,28 @@ def clock_marks(incident, now):
         "response": clocks.response_clock(incident, now),
         "resolution": clocks.resolution_clock(incident, now),
     }
+
+
+LABELS = {"note": "Internal note", "public_update": "Public update", "declared_major": "Declared a major incident"}
+
+
+def _why(event):
+    """A sentence that explains a routing or a major-incident declaration."""
+    data = event.data or {}
+    if event.kind == "routed":
+        rule = data.get("rule")
+        by = "the procedure's own team (no rule matched)" if rule in (None, DEFAULT_RULE) else f"the rule “{rule}”"
+        text = f"Routed to {data.get('team')}: {by} (procedure {data.get('procedure')} v{data.get('version')})"
+        impact = data.get("impact")
+        if isinstance(impact, dict):
+            text += f"; the rule raised the impact from {impact.get('before')} to {impact.get('after')}"
+        return text + "."
+    if event.kind == "declared_major" and isinstance(data.get("priority"), dict):
+        return (
+            f"Priority raised from P{data['priority']['before']} to P{data['priority']['after']}; "
+            f"the clocks now run around the clock (24x7) instead of on {data.get('calendar', {}).get('before')}."
+        )
+    return None
 
 
 def timeline_rows(events):
@@ -35,9 +58,23 @@ def timeline_rows(events):
             elif value is None or value == "":
                 value = "—"
             details.append((key.replace("_", " "), value))
-        label = event.kind.replace("_", " ").capitalize()
-        rows.append({"event": event, "label": label, "body": body, "details": details})
+        label = LABELS.get(event.kind) or event.kind.replace("_", " ").capitalize()
+        rows.append({"event": event, "label": label, "body": body, "details": details, "why": _why(event)})
     return rows
+
+
+# The timeline filter: public entries, internal notes, and what the system recorded
+# (every change and automatic event, as opposed to a message someone wrote).
+def is_public_entry(event):
+    return event.is_public
+
+
+def is_note(event):
+    return event.kind == "note"
+
+
+def is_system_entry(event):
+    return event.kind not in ("note", "public_update", "comment")
 
 
 def deadline_state(deadline, now):

@@ -82,9 +82,11 @@ def incidents_search(queryset, text):
     return queryset.filter(Q(title__icontains=text) | Q(description__icontains=text))
 
 
-def timeline_for(actor, incident):
-    """Events oldest first. People outside the staff see only the public ones."""
-    events = TimelineEvent.objects.filter(incident=incident).select_related("actor").order_by("at", "id")
+def timeline_for(actor, incident, *, newest_first=False):
+    """Events oldest first (newest first for the page). People outside the staff see only
+    the public ones."""
+    order = ("-at", "-id") if newest_first else ("at", "id")
+    events = TimelineEvent.objects.filter(incident=incident).select_related("actor").order_by(*order)
     if level_of(actor) is None:
         events = events.filter(is_public=True)
     return events

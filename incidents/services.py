@@ -4,14 +4,17 @@ state guarded, the policy asked, a timeline event written, messages queued in th
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents import durations, engine, errors, lifecycle, notify
 from incidents.models import (
+    AffectedPerson,
     Incident,
     IncidentDeadline,
+    IncidentLink,
     IncidentTask,
     Status,
     TimelineEvent,
@@ -91,7 +94,10 @@ SLA_FIELDS = ("response_due_at", "resolve_due_at", "response_warn_at", "resolve_
 
 
 def _refresh_due_times(incident):
-    times = sla_times(incident.procedure_version, incident.priority, incident.created_at, incident.held_seconds)
+    times = sla_times(
+        incident.procedure_version, incident.priority, incident.created_at, incident.held_seconds,
+        calendar=incident.calendar,
+    )  # fmt: skip
     for name in SLA_FIELDS:
         setattr(incident, name, getattr(times, name))
 
@@ -137,22 +143,40 @@ def _routed_event(incident, decision, raised_from, now):
 
 @transaction.atomic
 def incident_register(
-    *, actor, title, category, impact, urgency, description="", service=None, channel="web", reporter=None, now=None
-):
+    *, actor, title, category, impact, urgency, description="", service=None, channel="web", reporter=None,
+    registration_key=None, link_to=None, now=None,
+):  # fmt: skip
+    """Register an incident. With a `registration_key` (the form's one-time token) a
+    repeated submission returns the incident the first one made: the unique index on the
+    key decides, so two submissions at once still make one. `link_to` links it to a
+    related incident (level 2)."""
     now = now or timezone.now()
     _require(actor, Action.REGISTER)
     if reporter is not None and reporter != actor and not can(actor, Action.REGISTER_FOR_OTHERS):
         raise Forbidden(errors.ON_BEHALF_NEEDS_STAFF)
+    if link_to is not None:
+        _require(actor, Action.LINK, link_to)
     version = procedure_version_in_force(category)
     incident = Incident(
         title=title, description=description, reporter=reporter or actor, created_by=actor, channel=channel,
         category=category, service=service, impact=impact, urgency=urgency, created_at=now, updated_at=now,
+        registration_key=registration_key,
     )  # fmt: skip
     decision = _route(incident, version, now)
     incident.priority = priority_for(incident.impact, urgency, priority_matrix())
     _refresh_due_times(incident)
     incident.next_timer_at = engine.next_timer_at(incident, set())
-    incident.save()
+    try:
+        with transaction.atomic():
+            incident.save()
+    except IntegrityError:
+        first = Incident.objects.filter(registration_key=registration_key).first() if registration_key else None
+        if first is None:
+            raise
+        if first.created_by_id != actor.pk:
+            raise ValidationError({"registration_key": [errors.REGISTRATION_KEY_TAKEN]}) from None
+        first.repeated_submission = True
+        return first
     IncidentTask.objects.bulk_create(
         IncidentTask(incident=incident, position=n, title=item["title"], mandatory=item.get("mandatory", False))
         for n, item in enumerate(version.checklist or (), 1)
@@ -167,7 +191,60 @@ def incident_register(
         channel=channel, impact=impact, urgency=urgency, category=category.slug, service=_slug(service),
     )  # fmt: skip
     _routed_event(incident, decision, impact, now)
+    if link_to is not None:
+        _link(actor, incident, link_to, now)
     notify.queue_webhooks(incident, "registered", {"channel": channel}, key=f"registered:{incident.pk}", now=now)
+    return incident
+
+
+def _link(actor, incident, other, now):
+    if incident.pk == other.pk:
+        raise ValidationError({"other": [errors.LINK_SELF]})
+    if IncidentLink.objects.filter(incident__in=(incident, other), other__in=(incident, other)).exists():
+        raise ValidationError({"other": [errors.LINK_EXISTS.format(reference=incident.reference, other=other.reference)]})
+    IncidentLink.objects.create(incident=incident, other=other, created_by=actor, created_at=now)
+    _event(incident, actor, Kind.LINKED, now, other=other.reference, title=other.title)
+    _event(other, actor, Kind.LINKED, now, other=incident.reference, title=incident.title)
+
+
+@transaction.atomic
+def incident_link(*, actor, incident, other, now=None):
+    """Link two related incidents (both must be visible to the actor; level 2). Both
+    timelines say so."""
+    now = now or timezone.now()
+    first, second = sorted((incident, other), key=lambda i: i.pk)
+    first, second = _lock(first), _lock(second)  # in id order: two links at once never deadlock
+    incident, other = (first, second) if first.pk == incident.pk else (second, first)
+    _require(actor, Action.LINK, incident)
+    _require(actor, Action.LINK, other)
+    _link(actor, incident, other, now)
+    _save(incident, now)
+    return incident
+
+
+@transaction.atomic
+def incident_add_affected(*, actor, incident, person=None, now=None):
+    """"This is the same": record `person` (the actor by default) as affected by an open
+    incident instead of registering another. They follow its public progress like the
+    reporter. A reporter may add only themselves."""
+    incident, now = _begin(actor, incident, Action.ADD_AFFECTED, "add-affected", "add someone affected to", now=now)
+    person = person or actor
+    if person != actor and not can(actor, Action.REGISTER_FOR_OTHERS):
+        raise Forbidden(errors.AFFECTED_ONLY_YOURSELF)
+    if not can(person, Action.VIEW, incident) and person != incident.reporter:
+        raise ValidationError(
+            {"person": [errors.AFFECTED_NOT_VISIBLE.format(username=person.username, reference=incident.reference)]}
+        )
+    try:
+        with transaction.atomic():
+            AffectedPerson.objects.create(incident=incident, person=person, added_by=actor, added_at=now)
+    except IntegrityError:
+        raise ValidationError(
+            {"person": [errors.AFFECTED_ALREADY.format(username=person.username, reference=incident.reference)]}
+        ) from None
+    Watcher.objects.get_or_create(incident=incident, person=person)  # told of its public progress
+    _event(incident, actor, Kind.AFFECTED, now, person=person.username)
+    _save(incident, now)
     return incident
 
 
@@ -307,7 +384,7 @@ def incident_hold(*, actor, incident, reason, now=None):
 
 
 def _end_hold(incident, now):
-    held = working_seconds_between(incident.procedure_version.calendar, incident.on_hold_since, now)
+    held = working_seconds_between(incident.calendar, incident.on_hold_since, now)
     incident.held_seconds += held
     incident.on_hold_since = None
     _refresh_due_times(incident)
@@ -444,6 +521,42 @@ def incident_reopen(*, actor, incident, reason, now=None):
     return incident
 
 
+def _reopen_window(incident, now):
+    days = settings.REOPEN_WINDOW_DAYS
+    if incident.resolved_at is None or now > incident.resolved_at + timedelta(days=days):
+        raise Conflict(errors.REOPEN_WINDOW_CLOSED.format(days=days), status=incident.status)
+
+
+@transaction.atomic
+def incident_comment(*, actor, incident, body, now=None):
+    """A requester's reply: public on the timeline; the assignee (or the team) is told."""
+    incident, now = _begin(actor, incident, Action.COMMENT, "comment", "reply to", now=now)
+    event = _event(incident, actor, Kind.COMMENT, now, public=True, body=body)
+    _save(incident, now)
+    notify.queue_email(incident, notify.assignee_or_team(incident), headline=f"Reply from {actor.username}: {incident.title}", body=body,
+                       key=f"comment:{event.pk}", now=now)  # fmt: skip
+    return incident, event
+
+
+@transaction.atomic
+def incident_confirm_resolution(*, actor, incident, fixed, reason="", now=None):
+    """The reporter's answer to a resolution: confirmed, or not fixed, which reopens the
+    incident, within `REOPEN_WINDOW_DAYS` of the resolution."""
+    incident, now = _begin(actor, incident, Action.CONFIRM_RESOLUTION, "confirm", "confirm the resolution of", now=now)
+    _reopen_window(incident, now)
+    if fixed:
+        _event(incident, actor, Kind.CONFIRMED, now, public=True, reason=reason)
+        _save(incident, now)
+        return incident
+    incident.status = Status.IN_PROGRESS if incident.assignee_id else Status.NEW
+    incident.resolved_at = None
+    _save(incident, now, "status", "resolved_at")
+    _event(incident, actor, Kind.REOPENED, now, public=True, reason=reason, by_reporter=True)
+    notify.queue_email(incident, notify.assignee_or_team(incident), headline=f"Not fixed, reopened: {incident.title}", body=reason,
+                       key=f"not-fixed:{incident.pk}:{now.isoformat()}", now=now)  # fmt: skip
+    return incident
+
+
 @transaction.atomic
 def incident_cancel(*, actor, incident, reason, now=None):
     """A duplicate, or not an incident at all."""
@@ -459,18 +572,28 @@ def incident_cancel(*, actor, incident, reason, now=None):
 @transaction.atomic
 def incident_declare_major(*, actor, incident, reason, comms_lead=None, now=None):
     """Declare a major incident: name a communications lead (level 5; the declarer by
-    default), tell the stakeholders, and start the update cadence."""
+    default), raise it to P1 on the 24x7 calendar (the due times follow), tell the
+    stakeholders, and start the update cadence."""
     incident, now = _begin(actor, incident, Action.DECLARE_MAJOR, "declare-major", "declare a major incident on", now=now)
     if incident.is_major:
         raise Conflict(errors.ALREADY_MAJOR, status=incident.status)
     lead = comms_lead or actor
     if not can(lead, Action.DECLARE_MAJOR, incident):
         raise ValidationError({"comms_lead": [errors.COMMS_LEAD_LEVEL.format(username=lead.username)]})
-    incident.is_major, incident.comms_lead = True, lead
+    priority_before, calendar_before = incident.priority, incident.calendar
+    incident.is_major, incident.comms_lead, incident.around_the_clock = True, lead, True
+    if incident.priority != 1:
+        incident.priority, incident.priority_overridden = 1, True
+    _refresh_due_times(incident)
     incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
-    _save(incident, now, "is_major", "comms_lead", "next_update_due_at")
+    _save(incident, now, "is_major", "comms_lead", "next_update_due_at", "around_the_clock", "priority",
+          "priority_overridden", *SLA_FIELDS)  # fmt: skip
     _event(incident, actor, Kind.DECLARED_MAJOR, now, public=True, reason=reason, comms_lead=lead.username,
-           next_update_due_at=incident.next_update_due_at.isoformat())  # fmt: skip
+           next_update_due_at=incident.next_update_due_at.isoformat(),
+           priority={"before": priority_before, "after": incident.priority},
+           calendar={"before": calendar_before.slug, "after": "24x7"},
+           response_due_at=incident.response_due_at.isoformat(),
+           resolve_due_at=incident.resolve_due_at.isoformat())  # fmt: skip
     _announce(incident, f"Major incident: {incident.title}", reason, key=f"major:{incident.pk}", now=now)
     notify.queue_webhooks(incident, "declared_major", {"reason": reason}, key=f"major:{incident.pk}", now=now)
     return incident

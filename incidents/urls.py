@@ -10,5 +10,7 @@ urlpatterns = [
     path("incidents/<str:reference>/tasks/<int:position>/done/", views.task_done, name="task_done"),
     path("incidents/<str:reference>/deadlines/<int:deadline_id>/met/", views.deadline_met, name="deadline_met"),
     path("incidents/<str:reference>/watch/", views.watch, name="watch"),
+    path("incidents/<str:reference>/compose/", views.compose, name="compose"),
+    path("incidents/<str:reference>/edit/", views.edit, name="edit"),
     path("incidents/<str:reference>/<str:action>/", views.act, name="act"),
 ]

@@ -8,11 +8,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from incidents import forms, lifecycle, presenters, services
 from incidents.actions import ACTIONS
@@ -30,6 +30,27 @@ from skills.policy import Action, can, level_of, why_not
 from skills.selectors import staff_in_team
 
 PAGE_SIZE = 25
+
+
+def require_POST(view):
+    """Like Django's, but a GET (a bookmarked or reloaded action URL) gets a page that
+    says what the address is for and links back to the incident, instead of a blank 405."""
+    from functools import wraps
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.method == "POST":
+            return view(request, *args, **kwargs)
+        reference = kwargs.get("reference")
+        response = render(
+            request, "405.html",
+            {"reference": reference, "incident_url": reverse("incidents:detail", args=[reference]) if reference else None},
+            status=405,
+        )  # fmt: skip
+        response["Allow"] = "POST"
+        return response
+
+    return wrapper
 
 
 # --- the queue ---------------------------------------------------------------------------
@@ -131,6 +152,7 @@ def _allowed(person, incident):
         ("record_deadline", Action.RECORD_DEADLINE),
         ("override_checklist", Action.OVERRIDE_CHECKLIST),
         ("watch", Action.VIEW),
+        ("edit", Action.EDIT),
     ):
         allowed[name] = can(person, policy, incident)
     return allowed
@@ -177,16 +199,51 @@ def _deadline_rows(incident, now, *, may_record, bound):
     return rows
 
 
+COMPOSED = ("notes", "updates")  # offered by the composer, not as panels
+
+TIMELINE_FILTERS = {
+    "all": ("All", None),
+    "public": ("Public", presenters.is_public_entry),
+    "notes": ("Notes", presenters.is_note),
+    "system": ("System", presenters.is_system_entry),
+}
+
+
+def _composer(person, incident, allowed, bound):
+    """The always-open composer: the kinds of message this person may post here now."""
+    if "compose" in bound:
+        return bound["compose"]
+    kinds = [
+        kind for kind, name in ((forms.ComposeForm.NOTE, "notes"), (forms.ComposeForm.UPDATE, "updates"))
+        if allowed[name] and ACTIONS[name].is_offered(incident)
+    ]  # fmt: skip
+    return forms.ComposeForm(kinds=kinds, auto_id="id_compose_%s") if kinds else None
+
+
+def _may_take(person, incident, allowed):
+    """Offer "Assign to me": staff who may allocate a person, on an open incident of a
+    team they belong to (or no team), not already theirs."""
+    if not allowed["allocate_person"] or not lifecycle.allows("assign", incident) or incident.assignee_id == person.pk:
+        return False
+    return incident.team_id is None or person.teams.filter(pk=incident.team_id).exists()
+
+
 def _render_detail(request, incident, *, status=200, bound=None):
     person = request.user
     bound = bound or {}
     now = timezone.now()
     allowed = _allowed(person, incident)
+    shown = request.GET.get("timeline", "all")
+    if shown not in TIMELINE_FILTERS:
+        shown = "all"
+    keep = TIMELINE_FILTERS[shown][1]
+    timeline = [row for row in presenters.timeline_rows(timeline_for(person, incident, newest_first=True))
+                if keep is None or keep(row["event"])]  # fmt: skip
     tasks = list(incident.tasks.select_related("done_by"))
     open_mandatory = [task for task in tasks if task.mandatory and task.done_at is None]
     panels = []
     for name, action in ACTIONS.items():
-        if not allowed[name] or not action.is_offered(incident):
+        if name in COMPOSED or not allowed[name] or not action.is_offered(incident):
             continue
         form = bound.get(name)
         panels.append({
@@ -199,7 +256,14 @@ def _render_detail(request, incident, *, status=200, bound=None):
     context = {
         "incident": incident,
         "marks": presenters.clock_marks(incident, now),
-        "timeline": presenters.timeline_rows(timeline_for(person, incident)),
+        "timeline": timeline,
+        "timeline_filters": [(key, label) for key, (label, _) in TIMELINE_FILTERS.items()],
+        "timeline_shown": shown,
+        "composer": _composer(person, incident, allowed, bound),
+        "edit_form": (bound.get("edit") or forms.IncidentEditForm(incident=incident, auto_id="id_edit_%s"))
+        if allowed["edit"] and lifecycle.allows("edit", incident) else None,
+        "edit_open": "edit" in bound,
+        "may_take": _may_take(person, incident, allowed),
         "allowed": allowed,
         "buttons": [p for p in panels if not p["form"].fields],
         "panels": [p for p in panels if p["form"].fields],
@@ -267,6 +331,42 @@ def act(request, reference, action):
         request, incident, key=spec.name, label=spec.label,
         make_form=lambda data: _make_form(spec, person, incident, _allowed(person, incident), data),
         call=lambda form: spec.call(actor=person, incident=incident, data=_service_kwargs(form)),
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def compose(request, reference):
+    """The composer: an internal note or a public update, through the same action as
+    the API's `notes` and `updates`."""
+    person = request.user
+    incident = access_incident(person, reference)
+    chosen = {}
+
+    def call(form):
+        spec = ACTIONS["notes" if form.cleaned_data["kind"] == forms.ComposeForm.NOTE else "updates"]
+        chosen["label"] = "Internal note added." if spec.name == "notes" else "Public update posted."
+        return spec.call(actor=person, incident=incident, data={"body": form.cleaned_data["body"]})
+
+    return _perform(
+        request, incident, key="compose", label="Message",
+        make_form=lambda data: forms.ComposeForm(data, auto_id="id_compose_%s"),
+        call=call, success=lambda form: chosen["label"],
+    )  # fmt: skip
+
+
+@login_required
+@require_POST
+def edit(request, reference):
+    """Edit the incident's details in place (`incident_update` re-derives the priority and
+    due times, and routes again while nobody is assigned)."""
+    person = request.user
+    incident = access_incident(person, reference)
+    return _perform(
+        request, incident, key="edit", label="Edit",
+        make_form=lambda data: forms.IncidentEditForm(data, auto_id="id_edit_%s"),
+        call=lambda form: services.incident_update(actor=person, incident=incident, **form.service_kwargs()),
+        success=lambda form: "Details saved.",
     )  # fmt: skip
 
 

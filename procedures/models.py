@@ -11,6 +11,8 @@ class Channel(models.TextChoices):
     API = "api", "API"
     ALERT = "alert", "Monitoring alert"
     PHONE = "phone", "Phone"
+    WALK_IN = "walk_in", "Walk-in"
+    CHAT = "chat", "Chat"
 
 
 class Level(models.IntegerChoices):

@@ -111,6 +111,20 @@ def working_seconds_between(calendar, start, end):
 
 
 @dataclass(frozen=True)
+class _AroundTheClock:
+    """The 24x7 calendar: every second counts (a major incident runs on it)."""
+
+    is_24x7: bool = True
+    slug: str = "24x7"
+    timezone: str = "UTC"
+    working_hours = None
+    holidays = ()
+
+
+AROUND_THE_CLOCK = _AroundTheClock()
+
+
+@dataclass(frozen=True)
 class SlaTimes:
     response_due_at: datetime
     resolve_due_at: datetime
@@ -118,11 +132,12 @@ class SlaTimes:
     resolve_warn_at: datetime
 
 
-def sla_times(version, priority, created_at, held_seconds=0):
+def sla_times(version, priority, created_at, held_seconds=0, *, calendar=None):
     """Due and warning times for an incident of `priority` under `version`, moved on by
-    the working time it has spent on hold."""
+    the working time it has spent on hold. `calendar` replaces the version's (a major
+    incident runs on `AROUND_THE_CLOCK`)."""
     response, resolution = version.targets_for(priority)
-    calendar, share = version.calendar, version.warning_percent / 100
+    calendar, share = calendar or version.calendar, version.warning_percent / 100
 
     def at(seconds):
         return add_working_time(calendar, created_at, seconds + held_seconds)

@@ -216,6 +216,8 @@ else:
     # Longer than any task may take, so a slow task is not handed out twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 15, minimum=1, maximum=3600)
+# How long after a resolution its reporter may say "not fixed" and reopen it.
+REOPEN_WINDOW_DAYS = env_int("REOPEN_WINDOW_DAYS", 7, minimum=0, maximum=365)
 # How long a worker holds a claimed outbox message before another may try it.
 OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3600)
 # How long a web process trusts an API token it found live (0: look it up on every request):

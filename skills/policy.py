@@ -22,7 +22,10 @@ class Action(StrEnum):
     EDIT = "edit"  # categorise, add information
     ALLOCATE_TEAM = "allocate_team"  # to a team queue, while the incident is new
     VIEW_CONFIGURATION = "view_configuration"  # categories, services, teams, procedures
+    ADD_AFFECTED = "add_affected"  # "this is the same": add a person as affected
+    COMMENT = "comment"  # a requester's reply, public on the timeline
     # Level 2 Assist
+    LINK = "link"  # link related incidents
     ACKNOWLEDGE = "acknowledge"
     ALLOCATE_PERSON = "allocate_person"
     START = "start"
@@ -42,6 +45,7 @@ class Action(StrEnum):
     MONITOR_QUEUES = "monitor_queues"
     REASSIGN_TEAM = "reassign_team"  # move work that has begun to another team
     REOPEN = "reopen"
+    CONFIRM_RESOLUTION = "confirm_resolution"  # confirm it, or say it is not fixed (reopen)
     DRAFT_PROCEDURE = "draft_procedure"
     MANAGE_CONFIGURATION = "manage_configuration"
     VIEW_OUTBOX = "view_outbox"
@@ -62,7 +66,10 @@ LEVELS = {
     Action.EDIT: 1,
     Action.ALLOCATE_TEAM: 1,
     Action.VIEW_CONFIGURATION: 1,
+    Action.ADD_AFFECTED: 1,
+    Action.COMMENT: 1,
     Action.ACKNOWLEDGE: 2,
+    Action.LINK: 2,
     Action.ALLOCATE_PERSON: 2,
     Action.START: 2,
     Action.HOLD: 2,
@@ -79,6 +86,7 @@ LEVELS = {
     Action.MONITOR_QUEUES: 4,
     Action.REASSIGN_TEAM: 4,
     Action.REOPEN: 4,
+    Action.CONFIRM_RESOLUTION: 4,
     Action.DRAFT_PROCEDURE: 4,
     Action.MANAGE_CONFIGURATION: 4,
     Action.VIEW_OUTBOX: 4,
@@ -100,10 +108,13 @@ READ_ACTIONS = frozenset(
 )
 # Actions people without an SFIA level may take: reporters report, integrations send alerts.
 NON_STAFF_ACTIONS = {
-    Role.REPORTER: frozenset({Action.VIEW, Action.REGISTER}),
+    Role.REPORTER: frozenset({Action.VIEW, Action.REGISTER, Action.ADD_AFFECTED}),
     Role.INTEGRATION: frozenset({Action.VIEW, Action.REGISTER}),
     Role.STAKEHOLDER: frozenset({Action.VIEW}),
 }
+# Actions a requester may take on an incident they reported (whatever their role); the
+# service checks the reopening window.
+OWN_INCIDENT_ACTIONS = frozenset({Action.COMMENT, Action.CONFIRM_RESOLUTION})
 
 
 def level_of(actor):
@@ -207,10 +218,12 @@ def can(actor, action, obj=None):
         return False
     if obj is not None and _is_incident(obj) and not can_see_incident(actor, obj):
         return False
+    if action in OWN_INCIDENT_ACTIONS and obj is not None and _is_incident(obj) and obj.reporter_id == actor.pk:
+        return True
     level = level_of(actor)
     if level is None:
         allowed = NON_STAFF_ACTIONS.get(actor.role, frozenset())
-        return action in allowed
+        return action in allowed and action not in OWN_INCIDENT_ACTIONS
     return level >= required_level(action, obj)
 
 
@@ -221,6 +234,8 @@ def why_not(actor, action, obj=None):
     if getattr(actor, "token_scope", None) == "read" and action not in READ_ACTIONS:
         return f"You may not {label}: this API token is read-only."
     needed = required_level(action, obj)
+    if action in OWN_INCIDENT_ACTIONS:
+        return f"You may not {label} here: only its reporter, or SFIA level {needed} or higher."
     return f"You may not {label} here: it needs SFIA level {needed} or higher."
 
 

@@ -219,7 +219,7 @@ def test_detail_shows_fields_and_timeline(world, client):
     assert response.status_code == 200
     assert "Printer on fire" in body and incident.reference in body and "Infrastructure" in body
     kinds = [row["event"].kind for row in response.context["timeline"]]
-    assert kinds[:2] == ["registered", "routed"]
+    assert kinds[-2:] == ["routed", "registered"]  # newest first
 
 
 def test_detail_hides_internal_notes_from_the_reporter(world, client):
@@ -241,8 +241,11 @@ def test_security_incident_page_is_404_for_outsiders(world, client):
 def test_buttons_follow_the_policy(world, client):
     incident = force_state(world.incident(), Status.IN_PROGRESS, world.people[2])
     names = lambda response: {p["action"].name for p in response.context["buttons"] + response.context["panels"]}  # noqa: E731
-    level2 = names(_as(client, world.people[2]).get(_detail(incident)))
-    assert {"hold", "notes", "updates", "assign"} <= level2
+    response = _as(client, world.people[2]).get(_detail(incident))
+    level2 = names(response)
+    assert {"hold", "assign"} <= level2
+    # Notes and public updates are the composer's two kinds, not panels.
+    assert [value for value, _ in response.context["composer"].fields["kind"].choices] == ["note", "update"]
     assert not level2 & {"resolve", "prioritise", "escalate", "cancel", "declare-major"}
     level3 = names(_as(client, world.people[3]).get(_detail(incident)))
     assert {"resolve", "prioritise", "escalate", "cancel"} <= level3 and "declare-major" not in level3
