@@ -21,6 +21,5 @@ LINK_SELF = "An incident cannot be linked to itself."
 LINK_EXISTS = "{reference} is already linked to {other}."
 AFFECTED_ONLY_YOURSELF = "You may add only yourself as affected."
 AFFECTED_ALREADY = "{username} is already recorded as affected by {reference}."
-AFFECTED_NOT_VISIBLE = "{username} may not see {reference}."
 # Requesters
 REOPEN_WINDOW_CLOSED = "It was resolved more than {days} days ago: report a new incident instead."

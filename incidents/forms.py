@@ -2,7 +2,7 @@
 
 from django import forms
 
-from incidents.models import OPEN_STATUSES, Incident, Level, Status
+from incidents.models import OPEN_STATUSES, Channel, Incident, Level, Status
 from procedures import limits
 from skills.models import Person, Role, Team
 
@@ -64,18 +64,50 @@ class QueueFilterForm(forms.Form):
 # --- registration ------------------------------------------------------------------------
 
 
-class IncidentRegisterForm(forms.ModelForm):
-    """Report an incident. Staff may name the person who reported it (a username)."""
+class CallerField(forms.ModelChoiceField):
+    """The caller, by username or email address (the lookup offers both)."""
 
-    reporter = forms.ModelChoiceField(
+    def to_python(self, value):
+        value = (value or "").strip()
+        if value in self.empty_values:
+            return None
+        field = "email__iexact" if "@" in value else "username"
+        found = list(self.queryset.filter(**{field: value})[:2])
+        if len(found) != 1:
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return found[0]
+
+
+STAFF_CHANNELS = [
+    (Channel.PHONE, "Phone"), (Channel.EMAIL, "Email"), (Channel.WALK_IN, "Walk-in"),
+    (Channel.WEB, "Web"), (Channel.CHAT, "Chat"),
+]  # fmt: skip
+
+
+class SimilarForm(forms.Form):
+    title = forms.CharField(max_length=limits.TITLE_MAX, required=False)
+
+
+class IncidentRegisterForm(forms.ModelForm):
+    """Report an incident. Staff registering a call name the caller (a username or an
+    email address) and the channel it came through. The one-time `registration_key` makes
+    a second submission of the same form find the first incident instead of a new one."""
+
+    reporter = CallerField(
         queryset=Person.objects.filter(is_active=True),
         to_field_name="username",
         required=False,
-        label="Reported by",
-        help_text="A username. Leave blank if you are reporting it yourself.",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-        error_messages={"invalid_choice": "There is no active person with that username."},
+        label="Caller",
+        help_text="Type a name, username or email address and choose from the list. Leave blank if it is you.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "list": "caller-options"}),
+        error_messages={"invalid_choice": "There is no active person with that username or email address."},
     )
+    channel = forms.ChoiceField(
+        choices=STAFF_CHANNELS, initial=Channel.PHONE, required=False, label="Channel",
+        help_text="How the call reached you (left out: the web).",
+    )
+    registration_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    link_to = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
     class Meta:
         model = Incident
@@ -90,6 +122,7 @@ class IncidentRegisterForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if not may_name_reporter:
             del self.fields["reporter"]
+            del self.fields["channel"]  # reporters use the web form: the channel is the web
         self.fields["category"].empty_label = "Choose a category"
         self.fields["service"].empty_label = "Not sure / none"
         self.fields["impact"].choices = Level.choices
@@ -101,10 +134,18 @@ class IncidentRegisterForm(forms.ModelForm):
         # Skip ModelForm's instance validation: the service builds and checks the incident.
         pass
 
+    def clean_link_to(self):
+        value = self.cleaned_data["link_to"].strip().upper()
+        if value and Incident.pk_from_reference(value) is None:
+            raise forms.ValidationError("Not an incident reference.")
+        return value
+
     def service_kwargs(self):
         data = self.cleaned_data
         kwargs = {name: data[name] for name in ("title", "description", "category", "service", "impact", "urgency")}
         kwargs["reporter"] = data.get("reporter")
+        kwargs["channel"] = data.get("channel") or Channel.WEB
+        kwargs["registration_key"] = data.get("registration_key")
         return kwargs
 
 

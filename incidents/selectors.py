@@ -2,7 +2,7 @@
 for a person: it answers Http404 for what they may not see."""
 
 from django.db import connection
-from django.db.models import BooleanField, Prefetch, Q, prefetch_related_objects
+from django.db.models import BooleanField, FloatField, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
@@ -80,6 +80,44 @@ def incidents_search(queryset, text):
         )
         return queryset.filter(matches)
     return queryset.filter(Q(title__icontains=text) | Q(description__icontains=text))
+
+
+SIMILAR_WORDS = 8
+
+
+def similar_open_incidents(actor, text, *, limit=5, exclude=None):
+    """Open incidents the actor may see whose title or description shares words with
+    `text`, best match first: PostgreSQL full text on the stored column's GIN index (any
+    of the words), ranked; elsewhere a plain substring match."""
+    import re
+
+    from incidents.models import OPEN_Q
+
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) >= 3][:SIMILAR_WORDS]
+    if not words:
+        return []
+    queryset = Incident.objects.filter(OPEN_Q).filter(incident_visibility(actor).q()).select_related("team")
+    if exclude is not None:
+        queryset = queryset.exclude(pk=exclude.pk)
+    if connection.vendor == "postgresql":
+        query = " or ".join(words)
+        matches = RawSQL(
+            "incidents_incident.search_vector @@ websearch_to_tsquery('english'::regconfig, %s)",
+            (query,),
+            output_field=BooleanField(),
+        )
+        rank = RawSQL(
+            "ts_rank(incidents_incident.search_vector, websearch_to_tsquery('english'::regconfig, %s))",
+            (query,),
+            output_field=FloatField(),
+        )
+        queryset = queryset.filter(matches).annotate(rank=rank).order_by("-rank", "-created_at")
+    else:
+        any_word = Q()
+        for word in words:
+            any_word |= Q(title__icontains=word) | Q(description__icontains=word)
+        queryset = queryset.filter(any_word).order_by("-created_at")
+    return list(queryset[:limit])
 
 
 def timeline_for(actor, incident, *, newest_first=False):

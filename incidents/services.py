@@ -225,16 +225,12 @@ def incident_link(*, actor, incident, other, now=None):
 @transaction.atomic
 def incident_add_affected(*, actor, incident, person=None, now=None):
     """"This is the same": record `person` (the actor by default) as affected by an open
-    incident instead of registering another. They follow its public progress like the
-    reporter. A reporter may add only themselves."""
+    incident instead of registering another. Those who may see it follow its public
+    progress like the reporter (as watchers). A reporter may add only themselves."""
     incident, now = _begin(actor, incident, Action.ADD_AFFECTED, "add-affected", "add someone affected to", now=now)
     person = person or actor
     if person != actor and not can(actor, Action.REGISTER_FOR_OTHERS):
         raise Forbidden(errors.AFFECTED_ONLY_YOURSELF)
-    if not can(person, Action.VIEW, incident) and person != incident.reporter:
-        raise ValidationError(
-            {"person": [errors.AFFECTED_NOT_VISIBLE.format(username=person.username, reference=incident.reference)]}
-        )
     try:
         with transaction.atomic():
             AffectedPerson.objects.create(incident=incident, person=person, added_by=actor, added_at=now)
@@ -242,7 +238,8 @@ def incident_add_affected(*, actor, incident, person=None, now=None):
         raise ValidationError(
             {"person": [errors.AFFECTED_ALREADY.format(username=person.username, reference=incident.reference)]}
         ) from None
-    Watcher.objects.get_or_create(incident=incident, person=person)  # told of its public progress
+    if can(person, Action.VIEW, incident):
+        Watcher.objects.get_or_create(incident=incident, person=person)  # told of its public progress
     _event(incident, actor, Kind.AFFECTED, now, person=person.username)
     _save(incident, now)
     return incident

@@ -6,11 +6,14 @@ app_name = "incidents"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("incidents/new/", views.register, name="register"),
+    path("incidents/new/similar/", views.similar, name="similar"),
+    path("incidents/new/callers/", views.callers, name="callers"),
     path("incidents/<str:reference>/", views.detail, name="detail"),
     path("incidents/<str:reference>/tasks/<int:position>/done/", views.task_done, name="task_done"),
     path("incidents/<str:reference>/deadlines/<int:deadline_id>/met/", views.deadline_met, name="deadline_met"),
     path("incidents/<str:reference>/watch/", views.watch, name="watch"),
     path("incidents/<str:reference>/compose/", views.compose, name="compose"),
+    path("incidents/<str:reference>/affected/", views.affected, name="affected"),
     path("incidents/<str:reference>/edit/", views.edit, name="edit"),
     path("incidents/<str:reference>/<str:action>/", views.act, name="act"),
 ]

@@ -2,6 +2,8 @@
 service, ask `can` every permission question, render."""
 
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,17 +19,18 @@ from django.views.decorators.csrf import csrf_exempt
 from incidents import forms, lifecycle, presenters, services
 from incidents.actions import ACTIONS
 from incidents.filters import IncidentFilter
-from incidents.models import Channel
 from incidents.selectors import (
     access_incident,
     comms_lead_candidates,
     incidents_visible_to,
     open_mandatory_tasks,
+    similar_open_incidents,
     timeline_for,
 )
+from procedures.selectors import priority_matrix
 from skills.errors import Conflict, Forbidden
 from skills.policy import Action, can, level_of, why_not
-from skills.selectors import staff_in_team
+from skills.selectors import people_matching, staff_in_team
 
 PAGE_SIZE = 25
 
@@ -111,32 +114,124 @@ def _add_service_errors(form, exc):
         form.add_error(field if field in form.fields else None, field_messages)
 
 
+def _hints(person, title, *, exclude=None):
+    """Open incidents like `title` that the person may see (for the register page)."""
+    if len(title.strip()) < 3:
+        return []
+    return similar_open_incidents(person, title, limit=5, exclude=exclude)
+
+
 @login_required
 def register(request):
+    """Register an incident (a reporter's own, or a call taken by staff)."""
     person = request.user
     if not can(person, Action.REGISTER):
         raise PermissionDenied(why_not(person, Action.REGISTER))
     # Staff may register on someone's behalf; the service refuses anyone else.
     data = request.POST if request.method == "POST" else None
-    form = forms.IncidentRegisterForm(data, may_name_reporter=can(person, Action.REGISTER_FOR_OTHERS))
+    may_name_reporter = can(person, Action.REGISTER_FOR_OTHERS)
+    initial = {"registration_key": uuid.uuid4()}
+    form = forms.IncidentRegisterForm(data, may_name_reporter=may_name_reporter, initial=initial)
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
+            link_to = None
+            if form.cleaned_data["link_to"]:
+                link_to = _visible_or_none(person, form.cleaned_data["link_to"])
+                if link_to is None:
+                    form.add_error(None, "The incident to link to is not there any more.")
             try:
-                incident = services.incident_register(actor=person, channel=Channel.WEB, **form.service_kwargs())
+                if not form.errors:
+                    incident = services.incident_register(actor=person, link_to=link_to, **form.service_kwargs())
             except ValidationError as exc:
                 _add_service_errors(form, exc)
             except Forbidden as exc:
                 messages.error(request, exc.message)
                 status = 403
             else:
-                messages.success(request, f"{incident.reference} registered.")
-                if can(person, Action.VIEW, incident):
-                    return redirect(incident)
-                # A security incident goes to the response team, out of the reporter's sight.
-                return redirect("incidents:queue")
-    return render(request, "incidents/register.html", {"form": form}, status=status)
+                if not form.errors:
+                    if getattr(incident, "repeated_submission", False):
+                        messages.info(request, f"{incident.reference} was already registered from this form.")
+                    else:
+                        messages.success(request, f"{incident.reference} registered.")
+                    if can(person, Action.VIEW, incident):
+                        return redirect(incident)
+                    # A security incident goes to the response team, out of the reporter's sight.
+                    return redirect("incidents:queue")
+    title = form["title"].value() or ""
+    context = {
+        "form": form,
+        "matrix": {f"{i}{u}": p for (i, u), p in priority_matrix().items()},
+        "hints": _hints(person, title) if data else [],
+        "may_link": can(person, Action.LINK),
+        "link_to": (data or {}).get("link_to", ""),
+        "for_caller": may_name_reporter,
+    }
+    return render(request, "incidents/register.html", context, status=status)
+
+
+def _visible_or_none(person, reference):
+    try:
+        return access_incident(person, reference)
+    except Http404:
+        return None
+
+
+@login_required
+def similar(request):
+    """The register page's hints: open incidents like the title typed so far, among those
+    the person may see."""
+    person = request.user
+    if not can(person, Action.REGISTER):
+        raise PermissionDenied(why_not(person, Action.REGISTER))
+    form = forms.SimilarForm(request.GET)
+    title = form.cleaned_data["title"] if form.is_valid() else ""
+    context = {
+        "hints": _hints(person, title), "may_link": can(person, Action.LINK), "link_to": "",
+        "for_caller": can(person, Action.REGISTER_FOR_OTHERS),
+    }  # fmt: skip
+    return render(request, "incidents/_similar.html", context)
+
+
+@login_required
+def callers(request):
+    """The caller lookup: active people whose name, username or email starts with the text."""
+    person = request.user
+    if not can(person, Action.REGISTER_FOR_OTHERS):
+        raise PermissionDenied(why_not(person, Action.REGISTER_FOR_OTHERS))
+    form = forms.SimilarForm({"title": request.GET.get("reporter", "")})
+    text = form.cleaned_data["title"] if form.is_valid() else ""
+    return render(request, "incidents/_callers.html", {"people": people_matching(text) if text else []})
+
+
+@login_required
+@require_POST
+def affected(request, reference):
+    """"This is the same": add the caller (or me) as affected by an open incident instead
+    of registering another one."""
+    person = request.user
+    incident = access_incident(person, reference)
+    caller = None
+    if can(person, Action.REGISTER_FOR_OTHERS) and request.POST.get("reporter", "").strip():
+        field = forms.CallerField(queryset=forms.Person.objects.filter(is_active=True), required=False,
+                                  error_messages={"invalid_choice": "There is no active person with that username or email address."})  # fmt: skip
+        try:
+            caller = field.clean(request.POST["reporter"])
+        except ValidationError as exc:
+            messages.error(request, f"Caller: {' '.join(exc.messages)}")
+            return redirect("incidents:register")
+    try:
+        services.incident_add_affected(actor=person, incident=incident, person=caller)
+    except (Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+        return _render_detail(request, incident, status=409 if isinstance(exc, Conflict) else 403)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _render_detail(request, incident, status=400)
+    who = "You are" if caller is None or caller == person else f"{caller.username} is"
+    messages.success(request, f"{who} recorded as affected by {incident.reference}; no new incident was registered.")
+    return redirect(incident)
 
 
 # --- one incident ----------------------------------------------------------------------------

@@ -55,3 +55,17 @@ def teams_all():
 def tokens_of(person):
     """A person's API tokens, newest first."""
     return person.api_tokens.order_by("-created_at", "-pk")
+
+
+def people_matching(text, limit=10):
+    """Active people (not integration accounts) whose username, email address, first or
+    last name starts with `text`: the register page's caller lookup."""
+    from django.db.models import Q
+
+    text = text.strip()
+    match = (
+        Q(username__istartswith=text) | Q(email__istartswith=text)
+        | Q(first_name__istartswith=text) | Q(last_name__istartswith=text)
+    )  # fmt: skip
+    people = Person.objects.filter(match, is_active=True).exclude(role=Role.INTEGRATION)
+    return people.order_by("username")[:limit]

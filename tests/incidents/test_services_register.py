@@ -50,3 +50,35 @@ def test_reference_round_trips():
 )
 def test_priority_from_itil_matrix(world, impact, urgency, priority):
     assert world.incident(impact=impact, urgency=urgency).priority == priority
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_registration_key_sent_ten_times_at_once_makes_one_incident(world):
+    import uuid
+
+    from incidents.models import TimelineEvent
+
+    key, barrier = uuid.uuid4(), threading.Barrier(10)
+    references, failures = [], []
+
+    def register():
+        try:
+            barrier.wait(timeout=30)
+            incident = incident_register(
+                actor=world.people[1], title="Sent twice", category=world.hardware, impact=2, urgency=2,
+                registration_key=key,
+            )  # fmt: skip
+            references.append(incident.reference)
+        except Exception as exc:  # collected and asserted below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert len(references) == 10 and len(set(references)) == 1
+    assert Incident.objects.count() == 1 and TimelineEvent.objects.filter(kind="registered").count() == 1
