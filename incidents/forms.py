@@ -348,3 +348,73 @@ class BodyForm(forms.Form):
         if not body.strip():
             raise forms.ValidationError("Write something.")
         return body
+
+
+# --- requesters' own pages ------------------------------------------------------------------
+
+
+# "How bad is it?": a requester's plain answer, as (impact, urgency).
+HOW_BAD = {
+    "many_stopped": ("Many people cannot work", 1, 1),
+    "stopped": ("I cannot work", 3, 1),
+    "slowed": ("I can work, but it slows me down", 3, 2),
+    "minor": ("It is a nuisance or a question", 3, 3),
+}
+
+
+class RequesterReportForm(forms.Form):
+    title = forms.CharField(label="What is wrong?", max_length=limits.TITLE_MAX,
+                            help_text="One line, for example “Cannot print from my laptop”.")
+    description = forms.CharField(label="Tell us more", required=False, max_length=limits.TEXT_MAX,
+                                  widget=forms.Textarea(attrs={"rows": 5}),
+                                  help_text="What you were doing, what you expected, any error message.")
+    category = forms.ModelChoiceField(label="What is it about?", queryset=None, empty_label="Choose one")
+    service = forms.ModelChoiceField(label="Which service?", queryset=None, required=False, empty_label="Not sure")
+    how_bad = forms.ChoiceField(label="How bad is it?", widget=forms.RadioSelect,
+                                choices=[(key, label) for key, (label, _, _) in HOW_BAD.items()])
+    registration_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        from procedures.models import Category, IncidentClass, Service
+
+        super().__init__(*args, **kwargs)
+        # Security reports go through the staff (or the security team's own channel).
+        self.fields["category"].queryset = Category.objects.exclude(
+            procedure__incident_class=IncidentClass.SECURITY
+        ).order_by("name")
+        self.fields["service"].queryset = Service.objects.order_by("name")
+
+    def service_kwargs(self):
+        data = self.cleaned_data
+        _, impact, urgency = HOW_BAD[data["how_bad"]]
+        return {
+            "title": data["title"], "description": data["description"], "category": data["category"],
+            "service": data["service"], "impact": impact, "urgency": urgency,
+            "registration_key": data.get("registration_key"),
+        }  # fmt: skip
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(label="Your reply", max_length=limits.TEXT_MAX, strip=False,
+                           widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_body(self):
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise forms.ValidationError("Write something.")
+        return body
+
+
+class ConfirmForm(forms.Form):
+    """The answer to a resolution: fixed, or not fixed (which reopens it, with why)."""
+
+    fixed = forms.TypedChoiceField(choices=[("yes", "Yes, it is fixed"), ("no", "No, it is not fixed")],
+                                   coerce=lambda v: v == "yes")
+    reason = forms.CharField(label="What is still wrong?", required=False, max_length=limits.REASON_MAX,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("fixed") is False and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Tell us what is still wrong.")
+        return data

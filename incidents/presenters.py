@@ -110,3 +110,23 @@ def escalation_rows(incident):
             "due_at": due,
         })  # fmt: skip
     return rows
+
+
+# What a requester reads for each public event: a plain sentence, no codes.
+PLAIN_EVENTS = {
+    "registered": "You reported it", "acknowledged": "We have seen it", "held": "Waiting",
+    "resumed": "Work has resumed", "resolved": "Fixed", "closed": "Closed", "reopened": "Opened again",
+    "cancelled": "Cancelled", "public_update": "Update", "comment": "Reply", "confirmed": "Fix confirmed",
+    "declared_major": "This is a major incident: many people are affected",
+}  # fmt: skip
+
+
+def public_rows(events):
+    """Public events in a requester's words: who, when, a label and the text."""
+    rows = []
+    for event in events:
+        data = event.data or {}
+        body = data.get("body") or data.get("resolution_notes") or data.get("reason") or ""
+        label = PLAIN_EVENTS.get(event.kind, event.kind.replace("_", " ").capitalize())
+        rows.append({"event": event, "label": label, "body": body})
+    return rows

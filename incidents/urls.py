@@ -1,10 +1,15 @@
 from django.urls import path
 
-from incidents import views
+from incidents import requesters, views
 
 app_name = "incidents"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("my/", requesters.mine, name="mine"),
+    path("my/new/", requesters.report, name="report"),
+    path("my/<str:reference>/", requesters.incident, name="my_incident"),
+    path("my/<str:reference>/reply/", requesters.reply, name="my_reply"),
+    path("my/<str:reference>/confirm/", requesters.confirm, name="my_confirm"),
     path("incidents/new/", views.register, name="register"),
     path("incidents/new/similar/", views.similar, name="similar"),
     path("incidents/new/callers/", views.callers, name="callers"),

@@ -78,6 +78,8 @@ WSGI_APPLICATION = "servicedesk.wsgi.application"
 AUTH_USER_MODEL = "skills.Person"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:queue"
+# Where reporters and stakeholders land after logging in: their own incidents.
+REQUESTER_HOME_URL = "incidents:mine"
 LOGOUT_REDIRECT_URL = "login"
 
 TEMPLATES = [

@@ -54,7 +54,17 @@ def token_revoke_view(request, pk):
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login, plus the demo-password hint in embedded (DEBUG) mode."""
+    """Django's login, plus the demo-password hint in embedded (DEBUG) mode. People
+    without an SFIA level (reporters, stakeholders) land on their own pages."""
+
+    def get_default_redirect_url(self):
+        from django.shortcuts import resolve_url
+
+        from skills.policy import level_of
+
+        if level_of(self.request.user) is None and not self.next_page:
+            return resolve_url(settings.REQUESTER_HOME_URL)
+        return super().get_default_redirect_url()
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "show_demo_hint": settings.DEBUG}
