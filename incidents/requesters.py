@@ -16,11 +16,13 @@ from django.utils import timezone
 
 from incidents import forms, presenters, services
 from incidents.selectors import access_incident, incidents_visible_to, timeline_for
-from incidents.views import _parse_cursor, require_POST
+from incidents.views import _parse_cursor
 from skills.errors import Conflict, Forbidden
+from skills.http import post_only
 from skills.policy import Action, can, why_not
 
 PAGE_SIZE = 25
+require_POST = post_only(lambda reference: reverse("incidents:my_incident", args=[reference]))
 
 # Statuses in a requester's words.
 PLAIN_STATUS = {

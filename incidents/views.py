@@ -29,31 +29,19 @@ from incidents.selectors import (
 )
 from procedures.selectors import priority_matrix
 from skills.errors import Conflict, Forbidden
+from skills.http import post_only
 from skills.policy import Action, can, level_of, why_not
 from skills.selectors import people_matching, staff_in_team
 
 PAGE_SIZE = 25
 
 
-def require_POST(view):
-    """Like Django's, but a GET (a bookmarked or reloaded action URL) gets a page that
-    says what the address is for and links back to the incident, instead of a blank 405."""
-    from functools import wraps
+def _incident_page(reference, **kwargs):
+    return reverse("incidents:detail", args=[reference])
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.method == "POST":
-            return view(request, *args, **kwargs)
-        reference = kwargs.get("reference")
-        response = render(
-            request, "405.html",
-            {"reference": reference, "incident_url": reverse("incidents:detail", args=[reference]) if reference else None},
-            status=405,
-        )  # fmt: skip
-        response["Allow"] = "POST"
-        return response
 
-    return wrapper
+# A GET on an action URL gets a page that links back to the incident, not a blank 405.
+require_POST = post_only(_incident_page)
 
 
 # --- the queue ---------------------------------------------------------------------------

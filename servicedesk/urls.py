@@ -42,5 +42,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("skills.urls")),
     path("reports/", include("reporting.urls")),
+    path("procedures/", include("procedures.urls")),
     path("", include("incidents.urls")),
 ]
