@@ -134,8 +134,9 @@ class StepForm(forms.Form):
 
     after_h = _hours(label="Hours after")
     after_m = _minutes(label="Minutes after")
-    anchor = forms.ChoiceField(choices=ANCHOR_CHOICES, label="After")
-    action = forms.ChoiceField(choices=ACTION_CHOICES)
+    # A blank first choice, so an empty row of the formset stays unchanged (and is skipped).
+    anchor = forms.ChoiceField(choices=[("", "Choose"), *ANCHOR_CHOICES], label="After")
+    action = forms.ChoiceField(choices=[("", "Choose"), *ACTION_CHOICES])
     team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="—", label="Team")
     min_level = forms.TypedChoiceField(choices=[("", "—"), *[(n, f"Level {n} and up") for n in range(1, 6)]], coerce=int, empty_value=None, required=False, label="People at")
     person = forms.CharField(required=False, max_length=150, label="Person (username)")

@@ -151,8 +151,9 @@ def test_internal_entries_look_different_from_public_ones(world, client, busy):
     body = login(client, world.people[2]).get(detail_url(busy)).content.decode()
     note = body.split("event-note")[1].split("</li>")[0]
     update = body.split("event-public_update")[1].split("</li>")[0]
-    assert "event-internal" in note and "badge-internal" in note and "🔒" in note
-    assert "event-public" in update and "badge-public" in update and "📣" in update
+    assert "event-internal" in note and "badge-internal" in note and 'viewBox="0 0 16 16"' in note
+    assert "event-public" in update and "badge-public" in update and 'viewBox="0 0 16 16"' in update
+    assert note.count("M4 7V5") == 1 and update.count("M13 2v12") == 1  # the lock, the megaphone
 
 
 def test_the_reporter_sees_neither_notes_nor_the_composer(world, client, busy):
