@@ -30,7 +30,7 @@ from incidents.selectors import (
 from procedures.selectors import priority_matrix
 from skills.errors import Conflict, Forbidden
 from skills.http import post_only
-from skills.policy import Action, can, level_of, why_not
+from skills.policy import Action, can, level_of, team_ids, why_not
 from skills.selectors import people_matching, staff_in_team
 
 PAGE_SIZE = 25
@@ -308,7 +308,7 @@ def _may_take(person, incident, allowed):
     team they belong to (or no team), not already theirs."""
     if not allowed["allocate_person"] or not lifecycle.allows("assign", incident) or incident.assignee_id == person.pk:
         return False
-    return incident.team_id is None or person.teams.filter(pk=incident.team_id).exists()
+    return incident.team_id is None or incident.team_id in team_ids(person)
 
 
 def _render_detail(request, incident, *, status=200, bound=None):

@@ -124,16 +124,17 @@ def test_major_incident_update_cadence_reminds_the_comms_lead(world, incident):
     lead = world.people[5]
     with time_machine.travel(at(1), tick=False):
         incident = services.incident_declare_major(actor=lead, incident=incident, reason="All printers down")
-    assert incident.comms_lead == lead and incident.next_update_due_at == at(121)  # P3: every 2 hours
-    with time_machine.travel(at(60), tick=False):
+    # Declaring raises it to P1: an update every 30 minutes.
+    assert incident.comms_lead == lead and incident.next_update_due_at == at(31)
+    with time_machine.travel(at(20), tick=False):
         services.incident_add_public_update(actor=world.people[2], incident=incident, body="Engineers on site")
     incident.refresh_from_db()
-    assert incident.next_update_due_at == at(180)
-    sweep(181)
+    assert incident.next_update_due_at == at(50)
+    sweep(51)
     incident.refresh_from_db()
     assert "update_due" in kinds(incident)
     assert mailed(incident, "Stakeholder update due") == ["l5@example.com"]
-    assert incident.next_update_due_at == at(301)
+    assert incident.next_update_due_at == at(81)
 
 
 def test_comms_lead_must_be_level_5(world, incident):
