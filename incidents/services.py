@@ -547,7 +547,7 @@ def incident_confirm_resolution(*, actor, incident, fixed, reason="", now=None):
         return incident
     incident.status = Status.IN_PROGRESS if incident.assignee_id else Status.NEW
     incident.resolved_at = None
-    _save(incident, now, "status", "resolved_at")
+    _save(incident, now, "status", "resolved_at", *durations.reopened(incident))
     _event(incident, actor, Kind.REOPENED, now, public=True, reason=reason, by_reporter=True)
     notify.queue_email(incident, notify.assignee_or_team(incident), headline=f"Not fixed, reopened: {incident.title}", body=reason,
                        key=f"not-fixed:{incident.pk}:{now.isoformat()}", now=now)  # fmt: skip

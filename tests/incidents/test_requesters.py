@@ -125,7 +125,7 @@ def test_not_fixed_reopens_it_and_tells_the_assignee(world, client, resolved):
     )
     assert response.status_code == 302
     resolved.refresh_from_db()
-    assert (resolved.status, resolved.resolved_at) == (Status.IN_PROGRESS, None)
+    assert (resolved.status, resolved.resolved_at, resolved.reopen_count) == (Status.IN_PROGRESS, None, 1)
     event = TimelineEvent.objects.get(incident=resolved, kind="reopened")
     assert event.data == {"reason": "Still smoking", "by_reporter": True} and event.actor == world.reporter
     assert OutboundMessage.objects.filter(to="l3@example.com", subject__contains="Not fixed").exists()
