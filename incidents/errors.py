@@ -23,3 +23,6 @@ AFFECTED_ONLY_YOURSELF = "You may add only yourself as affected."
 AFFECTED_ALREADY = "{username} is already recorded as affected by {reference}."
 # Requesters
 REOPEN_WINDOW_CLOSED = "It was resolved more than {days} days ago: report a new incident instead."
+NOT_YOUR_TEAM = "You can share a view only with a team you belong to ({team} is not one of yours)."
+NOT_YOUR_VIEW = "Only the person who saved the view {name!r} may change it."
+BULK_NOT_FOUND = "No such incident, or not one you may see."

@@ -1,8 +1,9 @@
 import django_filters as filters
 from django.db.models import Q
+from django.utils import timezone
 
 from incidents.models import Incident, Status
-from incidents.selectors import incidents_search
+from incidents.selectors import incidents_at_risk_q, incidents_search
 from procedures.models import Category, Service
 from skills.models import Person, Team
 
@@ -18,10 +19,15 @@ class IncidentFilter(filters.FilterSet):
     category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="slug")
     service = filters.ModelChoiceFilter(queryset=Service.objects.all(), to_field_name="slug")
     is_major = filters.BooleanFilter()
+    major = filters.BooleanFilter(field_name="is_major")  # the queue page's name for is_major
+    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
     breached = filters.BooleanFilter(method="filter_breached")
+    warning = filters.BooleanFilter(method="filter_warning")
     q = filters.CharFilter(method="filter_q", max_length=200)
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
@@ -30,6 +36,10 @@ class IncidentFilter(filters.FilterSet):
     def filter_breached(self, queryset, name, value):
         breached = Q(response_breached=True) | Q(resolution_breached=True)
         return queryset.filter(breached if value else ~breached)
+
+    def filter_warning(self, queryset, name, value):
+        at_risk = incidents_at_risk_q(timezone.now())
+        return queryset.filter(at_risk if value else ~at_risk)
 
     def filter_q(self, queryset, name, value):
         return incidents_search(queryset, value)

@@ -4,6 +4,7 @@ from django import forms
 
 from incidents.models import OPEN_STATUSES, Channel, Incident, Level, Status
 from procedures import limits
+from procedures.models import Category, Service
 from skills.models import Person, Role, Team
 
 PRIORITY_CHOICES = [(p, f"P{p}") for p in range(1, 6)]
@@ -20,11 +21,27 @@ def _reason(label="Reason"):
 # --- the queue --------------------------------------------------------------------------
 
 
+YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
+
+
+def _yes_no(label):
+    return forms.TypedChoiceField(
+        label=label, choices=YES_NO, coerce=lambda v: v == "true", empty_value=None, required=False
+    )
+
+
 class QueueFilterForm(forms.Form):
-    """The queue's filters. Blank status means the open ones; `all` means every status."""
+    """The queue's filters, with the API's query names. Blank status means the open ones;
+    `all` means every status. `assignee` is `none` (unassigned), `me` or a username."""
 
     OPEN, ALL = "", "all"
-    MINE = "mine"
+    NONE, ME = "none", "me"
+    # sort -> (field, descending): each is one keyset on (field, id) over its own index.
+    SORTS = {"-created": ("created_at", True), "due": ("resolve_due_at", False), "priority": ("priority", False)}
+    FILTERS = (
+        "q", "status", "team", "priority", "assignee", "category", "service", "breached", "warning", "major",
+        "created_after", "created_before", "resolved_after", "resolved_before",
+    )  # fmt: skip
 
     q = forms.CharField(label="Search", max_length=200, required=False)
     status = forms.ChoiceField(
@@ -36,26 +53,69 @@ class QueueFilterForm(forms.Form):
     priority = forms.TypedChoiceField(
         choices=[("", "Any priority"), *PRIORITY_CHOICES], coerce=int, empty_value=None, required=False
     )
-    assignee = forms.ChoiceField(
-        label="Assignee", choices=[("", "Anyone"), (MINE, "Assigned to me")], required=False
+    assignee = forms.CharField(
+        label="Assignee", max_length=150, required=False,
+        help_text="none (unassigned), me, or a username",
+    )  # fmt: skip
+    category = forms.ModelChoiceField(
+        queryset=Category.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any category"
+    )
+    service = forms.ModelChoiceField(
+        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any service"
+    )
+    breached = _yes_no("Breached")
+    warning = _yes_no("At risk")
+    major = _yes_no("Major")
+    created_after = forms.DateTimeField(required=False, label="Created from")
+    created_before = forms.DateTimeField(required=False, label="Created before")
+    resolved_after = forms.DateTimeField(required=False, label="Resolved from")
+    resolved_before = forms.DateTimeField(required=False, label="Resolved before")
+    sort = forms.ChoiceField(
+        label="Sort",
+        choices=[("-created", "Newest first"), ("due", "Due soonest (breached first)"), ("priority", "Priority")],
+        required=False,
     )
 
-    def filter_data(self, person):
-        """The query for `IncidentFilter`, from the cleaned values."""
-        data = self.cleaned_data
+    def clean_assignee(self):
+        value = self.cleaned_data["assignee"].strip()
+        if value in ("", self.NONE, self.ME):
+            return value
+        if not Person.objects.filter(username=value).exists():
+            raise forms.ValidationError("There is nobody with that username.")
+        return value
+
+    def ordering(self):
+        """(field, descending) of the chosen sort; newest first by default."""
+        return self.SORTS.get((self.cleaned_data or {}).get("sort") or "-created", self.SORTS["-created"])
+
+    def filter_data(self, person, *, without=()):
+        """The query for `IncidentFilter`, from the cleaned values (leaving out `without`)."""
+        data = {k: v for k, v in self.cleaned_data.items() if k not in without}
         query = {}
-        if data.get("status") == self.ALL:
+        if "status" in without or data.get("status") == self.ALL:
             pass
         elif data.get("status"):
             query["status"] = [data["status"]]
         else:
             query["status"] = [status.value for status in OPEN_STATUSES]
-        if data.get("team"):
-            query["team"] = data["team"].slug
+        for name in ("team", "category", "service"):
+            if data.get(name):
+                query[name] = data[name].slug
         if data.get("priority"):
             query["priority"] = [str(data["priority"])]
-        if data.get("assignee") == self.MINE:
+        assignee = data.get("assignee")
+        if assignee == self.NONE:
+            query["unassigned"] = "true"
+        elif assignee == self.ME:
             query["assignee"] = person.username
+        elif assignee:
+            query["assignee"] = assignee
+        for name in ("breached", "warning", "major"):
+            if data.get(name) is not None:
+                query[name] = "true" if data[name] else "false"
+        for name in ("created_after", "created_before", "resolved_after", "resolved_before"):
+            if data.get(name):
+                query[name] = data[name].isoformat()
         if data.get("q"):
             query["q"] = data["q"]
         return query
@@ -418,3 +478,57 @@ class ConfirmForm(forms.Form):
         if data.get("fixed") is False and not (data.get("reason") or "").strip():
             self.add_error("reason", "Tell us what is still wrong.")
         return data
+
+
+# --- the queue: bulk actions and saved views ---------------------------------------------
+
+
+class ReferenceListField(forms.Field):
+    """Incident references, from repeated `incidents` values (the queue's checkboxes)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_count, **kwargs):
+        self.max_count = max_count
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return [str(v).strip().upper() for v in (value or []) if str(v).strip()]
+
+    def validate(self, value):
+        if not value:
+            raise forms.ValidationError("Select at least one incident.")
+        if len(value) > self.max_count:
+            raise forms.ValidationError(f"Select at most {self.max_count} incidents at once.")
+        bad = [v for v in value if Incident.pk_from_reference(v) is None]
+        if bad:
+            raise forms.ValidationError(f"Not an incident reference: {', '.join(bad[:5])}.")
+
+
+class BulkForm(forms.Form):
+    """Which incidents, and which action; the action's own form parses the rest."""
+
+    incidents = ReferenceListField(max_count=100, label="Incidents")
+    action = forms.ChoiceField(
+        choices=[("assign", "Assign"), ("prioritise", "Prioritise"), ("resolve", "Resolve"), ("close", "Close")]
+    )
+
+
+class SavedViewForm(forms.Form):
+    name = forms.CharField(max_length=60, label="Name")
+    query = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
+    share = forms.ModelChoiceField(
+        queryset=Team.objects.none(), to_field_name="slug", required=False,
+        label="Share with", empty_label="Only me",
+    )  # fmt: skip
+
+    def __init__(self, *args, person=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if person is not None:
+            self.fields["share"].queryset = person.teams.order_by("name")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("Give the view a name.")
+        return name

@@ -121,6 +121,15 @@ class Incident(models.Model):
                 fields=["created_at", "id"], condition=OPEN_Q & Q(assignee__isnull=True), name="incident_unassigned"
             ),
             models.Index(fields=["priority", "id"], name="incident_priority"),
+            # The queue's triage sorts (sort=due, sort=priority) over open work, all and by team.
+            models.Index(fields=["resolve_due_at", "id"], condition=OPEN_Q, name="incident_open_due"),
+            models.Index(fields=["priority", "id"], condition=OPEN_Q, name="incident_open_priority"),
+            models.Index(fields=["team", "resolve_due_at", "id"], condition=OPEN_Q, name="incident_open_team_due"),
+            models.Index(fields=["team", "priority", "id"], condition=OPEN_Q, name="incident_open_team_priority"),
+            # Live pages: the newest change is one index lookup (incidents.live).
+            models.Index(fields=["updated_at"], name="incident_updated"),
+            # The dashboard's resolved-per-day figures.
+            models.Index(fields=["resolved_at"], condition=Q(resolved_at__isnull=False), name="incident_resolved"),
             # The timer sweep: incidents whose next timer is due.
             models.Index(fields=["next_timer_at"], condition=Q(next_timer_at__isnull=False), name="incident_timer"),
             models.Index(fields=["resolve_due_at", "id"], name="incident_resolve_order"),
@@ -439,3 +448,28 @@ class OutboundMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel} to {self.to}: {self.subject}"
+
+
+class SavedView(models.Model):
+    """A person's named queue filters (a query string), optionally shared with a team."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=60)
+    query = models.CharField(max_length=1000, blank=True)
+    team = models.ForeignKey(
+        "skills.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_once")]
+        indexes = [models.Index(fields=["team"], condition=Q(team__isnull=False), name="saved_view_shared")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        url = reverse("incidents:queue")
+        return f"{url}?{self.query}" if self.query else url

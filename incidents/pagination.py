@@ -14,6 +14,53 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
+def cursor_decode(raw, field):
+    """(value, id, backwards) from a cursor made by `cursor_encode` for `field`, or None
+    when there is none. ValueError for anything else."""
+    if not raw:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
+        value, pk, backwards = payload["v"], int(payload["id"]), bool(payload["b"])
+        if payload["f"] != field:
+            raise ValueError("cursor is for another ordering")
+        if isinstance(value, str) and field.endswith("_at"):
+            value = parse_datetime(value)
+            if value is None:
+                raise ValueError("bad time")
+    except (KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    return value, pk, backwards
+
+
+def cursor_encode(field, obj, backwards=False):
+    value = getattr(obj, field)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    payload = json.dumps({"f": field, "v": value, "id": obj.pk, "b": backwards}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode()
+
+
+def keyset_rows(queryset, field, descending, cursor, size):
+    """One page of `queryset` ordered by (field, id), after `cursor` (from `cursor_decode`):
+    one index range scan however deep. The API's pagination and the queue page share it.
+    Returns (rows in order, whether more rows follow in the scan's direction)."""
+    backwards = bool(cursor and cursor[2])
+    # Walking backwards reverses the scan, then the page is put back in order.
+    scan_desc = descending != backwards
+    if cursor is not None:
+        value, pk, _ = cursor
+        op = "lt" if scan_desc else "gt"
+        queryset = queryset.filter(Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk}))
+    order = [f"-{field}", "-pk"] if scan_desc else [field, "pk"]
+    rows = list(queryset.order_by(*order)[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    return rows, has_more
+
+
 class KeysetPagination(BasePagination):
     """Cursor pagination on (ordering field, id): every page is one index range scan,
     however deep. The view names the allowed orderings; `-` means descending."""
@@ -47,28 +94,13 @@ class KeysetPagination(BasePagination):
         return name, raw.startswith("-")
 
     def decode_cursor(self, request, field):
-        raw = request.query_params.get(self.cursor_query_param)
-        if not raw:
-            return None
         try:
-            payload = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
-            value, pk, backwards = payload["v"], int(payload["id"]), bool(payload["b"])
-            if payload["f"] != field:
-                raise ValueError("cursor is for another ordering")
-            if isinstance(value, str) and field.endswith("_at"):
-                value = parse_datetime(value)
-                if value is None:
-                    raise ValueError("bad time")
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+            return cursor_decode(request.query_params.get(self.cursor_query_param), field)
+        except ValueError:
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
-        return value, pk, backwards
 
     def encode_cursor(self, field, obj, backwards):
-        value = getattr(obj, field)
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        payload = json.dumps({"f": field, "v": value, "id": obj.pk, "b": backwards}, separators=(",", ":"))
-        return base64.urlsafe_b64encode(payload.encode()).decode()
+        return cursor_encode(field, obj, backwards)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -76,20 +108,7 @@ class KeysetPagination(BasePagination):
         field, descending = self.get_ordering(request, view)
         cursor = self.decode_cursor(request, field)
         backwards = bool(cursor and cursor[2])
-        # Walking backwards reverses the scan, then the page is put back in order.
-        scan_desc = descending != backwards
-        if cursor is not None:
-            value, pk, _ = cursor
-            op = "lt" if scan_desc else "gt"
-            queryset = queryset.filter(
-                Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
-            )
-        order = [f"-{field}", "-pk"] if scan_desc else [field, "pk"]
-        rows = list(queryset.order_by(*order)[: self.page_size_value + 1])
-        has_more = len(rows) > self.page_size_value
-        rows = rows[: self.page_size_value]
-        if backwards:
-            rows.reverse()
+        rows, has_more = keyset_rows(queryset, field, descending, cursor, self.page_size_value)
         self.field = field
         self.rows = rows
         self.has_next = has_more if not backwards else cursor is not None

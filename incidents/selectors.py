@@ -62,6 +62,37 @@ def incident_as_registered(incident):
     return incident
 
 
+BREACHED_Q = Q(response_breached=True) | Q(resolution_breached=True)
+
+
+def incidents_at_risk_q(now):
+    """At risk: open and running (not on hold), no target missed yet, and a clock past its
+    warning point (the resolution clock, or the response clock until someone responds)."""
+    from incidents.models import ACTIVE_STATUSES
+
+    warning = Q(resolve_warn_at__lte=now) | Q(acknowledged_at__isnull=True, response_warn_at__lte=now)
+    return Q(status__in=ACTIVE_STATUSES, response_breached=False, resolution_breached=False) & warning
+
+
+def incident_version(actor, reference):
+    """(updated_at, newest timeline event id) of an incident the person may see: what its
+    page shows changes only when one of them does. One indexed query; Http404 otherwise."""
+    from django.db.models import Max
+
+    pk = Incident.pk_from_reference(reference)
+    row = (
+        Incident.objects.filter(incident_visibility(actor).q(), pk=pk)
+        .annotate(last_event=Max("events__id"))
+        .values_list("updated_at", "last_event")
+        .first()
+        if pk is not None
+        else None
+    )
+    if row is None:
+        raise Http404("No such incident.")
+    return row
+
+
 def incidents_search(queryset, text):
     """Text search on title and description (PostgreSQL full text on an index), or the
     reference itself."""

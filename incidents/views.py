@@ -7,21 +7,26 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
-from django.http import Http404
+from django.db.models import Count
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 
-from incidents import forms, lifecycle, presenters, services
+from incidents import forms, lifecycle, live, presenters, services
 from incidents.actions import ACTIONS
+from incidents.bulk import BULK_ACTIONS, incidents_bulk_act
 from incidents.filters import IncidentFilter
+from incidents.models import OPEN_STATUSES, Channel
+from incidents.pagination import cursor_decode, cursor_encode, keyset_rows
+from incidents.saved_views import clean_query, saved_view_delete, saved_view_save, saved_views_for
 from incidents.selectors import (
     access_incident,
     comms_lead_candidates,
+    incident_version,
     incidents_visible_to,
     open_mandatory_tasks,
     similar_open_incidents,
@@ -46,50 +51,168 @@ require_POST = post_only(_incident_page)
 
 # --- the queue ---------------------------------------------------------------------------
 
+# A GET on a queue action URL gets a page that links back to the queue.
+queue_post_only = post_only(lambda **kwargs: reverse("incidents:queue"))
 
-def _parse_cursor(raw):
-    """`before=<created_at ISO 8601>,<id>`: the last row of the previous page, or None."""
-    if not raw:
-        return None
-    at, _, pk = raw.rpartition(",")
-    try:
-        at, pk = parse_datetime(at), int(pk)
-    except ValueError:
-        return None
-    return (at, pk) if at is not None and timezone.is_aware(at) else None
+
+def _queue_counts(form, person):
+    """The side panel: open incidents per status and per team under the other filters
+    (each leaves out its own dimension; statuses count the open ones only, so the count
+    stays on the open partial indexes). Two grouped queries."""
+    base = incidents_visible_to(person)
+    by_status_query = form.filter_data(person, without=("status",))
+    by_status_query["status"] = [status.value for status in OPEN_STATUSES]
+    by_status = dict(
+        IncidentFilter(by_status_query, queryset=base).qs.order_by().values_list("status").annotate(n=Count("pk"))
+    )
+    by_team = (
+        IncidentFilter(form.filter_data(person, without=("team",)), queryset=base)
+        .qs.order_by()
+        .values_list("team__slug", "team__name")
+        .annotate(n=Count("pk"))
+    )
+    return {
+        "statuses": [(status.value, status.label, by_status.get(status.value, 0)) for status in OPEN_STATUSES],
+        "teams": sorted(((slug, name or "No team", n) for slug, name, n in by_team), key=lambda row: row[1]),
+    }
 
 
 @login_required
 def queue(request):
-    """The incidents the person may see, newest first, one keyset page at a time."""
+    """The incidents the person may see, filtered and sorted, one keyset page at a time,
+    with counts per status and team. Live: a poll whose answer would not change gets a 304."""
     person = request.user
+    etag = live.etag_for(request, bool(request.htmx), live.latest_change())
+    unchanged = live.not_modified(request, etag)
+    if unchanged is not None:
+        return unchanged
     form = forms.QueueFilterForm(request.GET)
     form.is_valid()  # invalid filters are shown with their errors and left out
     filterset = IncidentFilter(form.filter_data(person), queryset=incidents_visible_to(person))
-    incidents = filterset.qs
-    cursor = _parse_cursor(request.GET.get("before"))
-    if cursor is not None:
-        at, pk = cursor
-        incidents = incidents.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
-    rows = list(incidents.order_by("-created_at", "-pk")[: PAGE_SIZE + 1])
-    has_more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+    field, descending = form.ordering()
+    try:
+        cursor = cursor_decode(request.GET.get("cursor"), field)
+    except ValueError:
+        cursor = None
+    if cursor is not None and cursor[2]:
+        cursor = None  # the page only walks forwards; "First page" goes back
+    rows, has_more = keyset_rows(filterset.qs, field, descending, cursor, PAGE_SIZE)
     now = timezone.now()
     for incident in rows:
         incident.marks = presenters.clock_marks(incident, now)
-    last = rows[-1] if rows else None
     context = {
         "form": form,
         "incidents": rows,
-        "next_cursor": f"{last.created_at.isoformat()},{last.pk}" if has_more else None,
+        "next_cursor": cursor_encode(field, rows[-1]) if has_more else None,
         "is_first_page": cursor is None,
         "may_register": can(person, Action.REGISTER),
+        "counts": _queue_counts(form, person),
+        "may_bulk": level_of(person) is not None,
+        "bulk_forms": _bulk_forms(person) if level_of(person) is not None else None,
+        "saved_view_form": forms.SavedViewForm(person=person, initial={"query": request.GET.urlencode()}),
     }
     partial = request.htmx and not request.htmx.history_restore_request
     template = "incidents/_queue_results.html" if partial else "incidents/queue.html"
-    response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return live.mark(render(request, template, context), etag)
+
+
+# --- bulk actions and saved views --------------------------------------------------------------
+
+
+def _bulk_forms(person, data=None):
+    """The form of each bulk action, with the ids of the bulk bar."""
+    made = {}
+    for name in BULK_ACTIONS:
+        # One <form> holds every action's fields: the browser must not demand the others'.
+        options = {"auto_id": f"id_bulk_{name}_%s", "use_required_attribute": False}
+        if name == "assign":
+            made[name] = forms.AssignForm(data, may_allocate_person=can(person, Action.ALLOCATE_PERSON), **options)
+        elif name == "close":
+            made[name] = forms.CloseForm(data, **options)
+        else:
+            made[name] = ACTIONS[name].form(data, **options)
+    return made
+
+
+@login_required
+@queue_post_only
+def bulk(request):
+    """Run one action on the selected incidents, each through its own service, and report
+    per reference what was done and what was refused and why."""
+    person = request.user
+    form = forms.BulkForm(request.POST)
+    if not form.is_valid():
+        for field_errors in form.errors.values():
+            for error in field_errors:
+                messages.error(request, f"Bulk action: {error}")
+        return _back_to_queue(request, status=400)
+    name = form.cleaned_data["action"]
+    action_form = _bulk_forms(person, request.POST)[name]
+    if not action_form.is_valid():
+        for field, field_errors in action_form.errors.items():
+            label = action_form.fields[field].label if field in action_form.fields else ACTIONS[name].label
+            for error in field_errors:
+                messages.error(request, f"{label or field}: {error}")
+        return _back_to_queue(request, status=400)
+    outcomes = incidents_bulk_act(
+        actor=person, references=form.cleaned_data["incidents"], action=name, data=_service_kwargs(action_form)
+    )
+    done = [o for o in outcomes if o.ok]
+    refused = [o for o in outcomes if not o.ok]
+    if done:
+        messages.success(request, f"{ACTIONS[name].label}: done on {', '.join(o.reference for o in done)}.")
+    for outcome in refused:
+        messages.error(request, f"{outcome.reference} refused: {outcome.message}")
+    return _back_to_queue(request, status=200)
+
+
+def _back_to_queue(request, *, status):
+    """Back to the queue the person came from (its filters kept)."""
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}) or not back.startswith("/"):
+        back = reverse("incidents:queue")
+    if request.htmx:
+        response = HttpResponse(status=204 if status == 200 else status)
+        response["HX-Location"] = back
+        return response
+    return redirect(back)
+
+
+@login_required
+@queue_post_only
+def saved_view_create(request):
+    person = request.user
+    form = forms.SavedViewForm(request.POST, person=person)
+    if not form.is_valid():
+        for field, field_errors in form.errors.items():
+            for error in field_errors:
+                messages.error(request, f"Saved view {form.fields[field].label.lower()}: {error}")
+        return redirect(reverse("incidents:queue") + "?" + clean_query(request.POST.get("query", "")))
+    try:
+        view = saved_view_save(
+            actor=person, name=form.cleaned_data["name"], query=form.cleaned_data["query"],
+            team=form.cleaned_data["share"],
+        )  # fmt: skip
+    except Forbidden as exc:
+        messages.error(request, exc.message)
+        return redirect(reverse("incidents:queue"))
+    shared = f" and shared with {view.team.name}" if view.team else ""
+    messages.success(request, f"Saved the view {view.name!r}{shared}.")
+    return redirect(view.get_absolute_url())
+
+
+@login_required
+@queue_post_only
+def saved_view_remove(request, view_id):
+    person = request.user
+    view = get_object_or_404(saved_views_for(person), pk=view_id)
+    try:
+        saved_view_delete(actor=person, view=view)
+    except Forbidden as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deleted the view {view.name!r}.")
+    return redirect("incidents:queue")
 
 
 # --- registration --------------------------------------------------------------------------
@@ -370,6 +493,14 @@ def _render_detail(request, incident, *, status=200, bound=None):
 
 @login_required
 def detail(request, reference):
+    """The incident page. Live: a poll is answered 304 while the incident and its timeline
+    are as they were (one indexed query), else with the page's live parts."""
+    if live.is_live_poll(request):
+        etag = live.etag_for(request, bool(request.htmx), *incident_version(request.user, reference))
+        unchanged = live.not_modified(request, etag)
+        if unchanged is not None:
+            return unchanged
+        return live.mark(_render_detail(request, access_incident(request.user, reference)), etag)
     return _render_detail(request, access_incident(request.user, reference))
 
 

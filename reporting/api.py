@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from incidents.pagination import KeysetPagination
 from incidents.selectors import access_incident
-from reporting import metrics, selectors, services
+from reporting import dashboard, metrics, selectors, services
 from reporting.models import ReviewAction
 from reporting.serializers import (
     ReviewActionCreateSerializer,
@@ -164,3 +164,39 @@ class ReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer.is_valid(raise_exception=True)
         services.review_close(actor=request.user, review=review, **serializer.validated_data)
         return self._detail(review)
+
+
+class DashboardView(APIView):
+    """GET the incident manager's dashboard figures (level 4 and up)."""
+
+    permission_classes = [TokenScope, Policy]
+    policy = {"get": Action.MONITOR_QUEUES}
+
+    def initial(self, request, *args, **kwargs):
+        self.action = request.method.lower()
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        figures = dashboard.dashboard_figures(request.user)
+        site = request.build_absolute_uri("/")[:-1]
+
+        def absolute(links):
+            if links is None:
+                return None
+            return {k: absolute(v) if isinstance(v, dict) else site + v for k, v in links.items()}
+
+        return Response({
+            "generated_at": figures["generated_at"],
+            "totals": {**figures["totals"], "links": absolute(figures["total_links"])},
+            "teams": [{**row, "links": absolute(row["links"])} for row in figures["teams"]],
+            "oldest_open": figures["oldest_open"] and {
+                **figures["oldest_open"], "url": site + figures["oldest_open"]["url"]
+            },
+            "major_incidents": [{**m, "url": site + m["url"]} for m in figures["majors"]],
+            "major_incidents_link": site + figures["majors_link"],
+            "days": [
+                {"date": d["date"], "created": d["created"], "resolved": d["resolved"], "links": absolute(d["links"])}
+                for d in figures["days"]
+            ],
+        })  # fmt: skip

@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from reporting import charts, metrics, selectors, services
+from incidents import live
+from reporting import charts, dashboard, metrics, selectors, services
 from reporting.forms import PeriodForm, ReviewActionForm, ReviewCloseForm, ReviewWriteUpForm
 from reporting.process import process_report
 from skills.errors import Conflict, Forbidden
@@ -166,3 +167,61 @@ def review_action_done(request, pk, action_id):
                       status=403 if isinstance(exc, Forbidden) else 409)  # fmt: skip
     messages.success(request, "Action done.")
     return redirect("reporting:review", pk=review.pk)
+
+
+# --- the incident manager's dashboard ------------------------------------------------------
+
+CHART_HEIGHT = 120
+BAR_WIDTH = 12
+DAY_WIDTH = 36
+
+
+def chart(days):
+    """Bars of the created-vs-resolved chart, in SVG units (drawn by the template, no JS)."""
+    top = max([1, *(max(day["created"], day["resolved"]) for day in days)])
+    bars = []
+    for index, day in enumerate(days):
+        x = index * DAY_WIDTH + 6
+        for offset, kind in ((0, "created"), (BAR_WIDTH + 2, "resolved")):
+            height = round(day[kind] * CHART_HEIGHT / top)
+            bars.append({
+                "x": x + offset, "y": CHART_HEIGHT - height, "height": height, "kind": kind,
+                "value": day[kind], "date": day["date"],
+            })  # fmt: skip
+    return {
+        "bars": bars, "width": len(days) * DAY_WIDTH, "height": CHART_HEIGHT, "top": top,
+        "labels": [{"x": i * DAY_WIDTH + 6, "text": day["date"].strftime("%d")} for i, day in enumerate(days)],
+        "bar_width": BAR_WIDTH, "label_y": CHART_HEIGHT + 14, "full_height": CHART_HEIGHT + 18,
+    }  # fmt: skip
+
+
+PRIORITY_NAMES = ("1", "2", "3", "4", "5")
+
+
+def _cells(counts, links):
+    return [{"priority": p, "count": counts[p], "url": links[p] if links else None} for p in PRIORITY_NAMES]
+
+
+@login_required
+def dashboard_page(request):
+    """Open work by team and priority, SLA risk, major incidents and the last 14 days.
+    Level 4 and up (monitor every queue); live like the queue."""
+    person = request.user
+    if not can(person, Action.MONITOR_QUEUES):
+        raise PermissionDenied(why_not(person, Action.MONITOR_QUEUES))
+    # At-risk counts move with the clock and the daily figures with the date: both are in the stamp.
+    now = timezone.now()
+    etag = live.etag_for(request, bool(request.htmx), live.latest_change(), now.strftime("%Y-%m-%dT%H:%M"))
+    unchanged = live.not_modified(request, etag)
+    if unchanged is not None:
+        return unchanged
+    figures = dashboard.dashboard_figures(person, now=now)
+    rows = [
+        {**row, "cells": _cells(row["by_priority"], row["links"] and row["links"]["by_priority"])}
+        for row in figures["teams"]
+    ]
+    context = {
+        "figures": figures, "rows": rows, "chart": chart(figures["days"]), "priorities": PRIORITY_NAMES,
+        "total_cells": _cells(figures["totals"]["by_priority"], figures["total_links"]["by_priority"]),
+    }  # fmt: skip
+    return live.mark(render(request, "reporting/dashboard.html", context), etag)

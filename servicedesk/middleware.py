@@ -1,5 +1,9 @@
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 class BodySizeLimitMiddleware:
@@ -19,3 +23,30 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request (or a live poll) whose session has expired must not swap the login
+    page into the part of the page it updates. Instead of the redirect to the login, it
+    answers with `HX-Redirect` to the login, with `next` the page the person was on (not
+    the action's URL), so the whole page goes there; static/js/live.js keeps the drafts."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 302 or request.headers.get("HX-Request") != "true":
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login:
+            return response
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page = current.path or "/"
+        if current.query:
+            page += "?" + current.query
+        if not url_has_allowed_host_and_scheme(page, allowed_hosts={request.get_host()}):
+            page = "/"
+        answer = HttpResponse(status=204)
+        answer["HX-Redirect"] = f"{login}?{urlencode({'next': page})}"
+        return answer

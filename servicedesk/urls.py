@@ -13,7 +13,8 @@ from procedures.api import (
     ProcedureViewSet,
     ServiceViewSet,
 )
-from reporting.api import MetricsView, ReviewViewSet
+from reporting.api import DashboardView, MetricsView, ReviewViewSet
+from reporting.views import dashboard_page
 from servicedesk import health
 from skills.api import TeamViewSet
 from skills.views import LoginView
@@ -33,6 +34,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/metrics/", MetricsView.as_view(), name="metrics"),
     path("api/v1/priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
+    path("api/v1/dashboard/", DashboardView.as_view(), name="dashboard-api"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -43,5 +45,6 @@ urlpatterns = [
     path("account/", include("skills.urls")),
     path("reports/", include("reporting.urls")),
     path("procedures/", include("procedures.urls")),
+    path("dashboard/", dashboard_page, name="dashboard"),
     path("", include("incidents.urls")),
 ]

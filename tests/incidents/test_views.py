@@ -89,7 +89,7 @@ def test_queue_defaults_to_open_incidents_and_filters(world, client):
     body = client.get(QUEUE, {"status": "all"}).content.decode()
     assert done.reference in body
 
-    body = client.get(QUEUE, {"assignee": "mine"}).content.decode()
+    body = client.get(QUEUE, {"assignee": "me"}).content.decode()
     assert mine.reference in body and open_one.reference not in body
 
     body = client.get(QUEUE, {"q": "broken"}).content.decode()
@@ -130,7 +130,7 @@ def test_queue_pages_with_a_cursor(world, client, monkeypatch):
         seen += page
         if response.context["next_cursor"] is None:
             break
-        params = {"before": response.context["next_cursor"]}
+        params = {"cursor": response.context["next_cursor"]}
     assert seen == [i.reference for i in reversed(incidents)]
 
 
