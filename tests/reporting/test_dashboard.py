@@ -1,0 +1,154 @@
+"""The incident manager's dashboard (/dashboard/ and GET /api/v1/dashboard/): level 4 and
+up, figures from the incidents the person may see, each linking to the queue that lists
+exactly those incidents, in a bounded number of queries."""
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from incidents.models import Incident, Status
+from tests.incidents.helpers import force_state, login, snapshot
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/dashboard/"
+API = "/api/v1/dashboard/"
+
+
+def _queue_refs(client, url):
+    parts = urlsplit(url)
+    assert parts.path == "/"
+    response = client.get(url)
+    assert response.status_code == 200
+    refs, query = [], None
+    while True:
+        refs += [i.reference for i in response.context["incidents"]]
+        if not response.context["next_cursor"]:
+            return set(refs)
+        query = f"{parts.query}&cursor={response.context['next_cursor']}"
+        response = client.get(f"/?{query}")
+
+
+@pytest.fixture
+def scene(world):
+    """Incidents for the figures: infra and applications, priorities, breached, at risk,
+    unassigned, a major one, a closed one and a security one."""
+    now = timezone.now()
+    infra_p2 = world.incident(title="Infra P2")
+    Incident.objects.filter(pk=infra_p2.pk).update(priority=2)
+    infra_breached = world.incident(title="Infra breached")
+    Incident.objects.filter(pk=infra_breached.pk).update(priority=1, resolution_breached=True)
+    infra_risk = force_state(world.incident(title="Infra at risk"), Status.IN_PROGRESS, world.people[3])
+    Incident.objects.filter(pk=infra_risk.pk).update(priority=3, resolve_warn_at=now - timedelta(minutes=1))
+    apps_major = world.incident(title="Apps major")
+    Incident.objects.filter(pk=apps_major.pk).update(
+        team=world.apps, priority=1, is_major=True, comms_lead=world.people[5],
+        next_update_due_at=now + timedelta(minutes=30), created_at=now - timedelta(days=3),
+    )
+    closed = force_state(world.incident(title="Long done"), Status.CLOSED, world.people[3])
+    secret = world.incident(title="Secret", category=world.security_category)
+    return {
+        "infra_p2": infra_p2, "infra_breached": infra_breached, "infra_risk": infra_risk, "apps_major": apps_major,
+        "closed": closed, "secret": secret,
+    }  # fmt: skip
+
+
+def test_below_level_4_the_dashboard_is_refused(world, client, api):
+    for level in (1, 2, 3):
+        person = world.people[level]
+        response = login(client, person).get(PAGE)
+        assert response.status_code == 403 and "monitor queues here: it needs SFIA level 4" in response.content.decode()
+        answer = api(person).get(API)
+        assert answer.status_code == 403 and "monitor queues" in answer.json()["detail"]
+    assert login(client, world.reporter).get(PAGE).status_code == 403
+    assert api(None).get(API).status_code in (401, 403)
+
+
+def test_figures_count_the_incidents_made_for_the_test(scene, world, api):
+    figures = api(world.people[4]).get(API).json()
+    teams = {row["team"]: row for row in figures["teams"]}
+    assert set(teams) == {"infrastructure", "applications"}  # the security incident is not counted at level 4
+    infra = teams["infrastructure"]
+    assert infra["open"] == 3 and infra["breached"] == 1 and infra["at_risk"] == 1 and infra["unassigned"] == 2
+    assert infra["by_priority"] == {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0}
+    assert teams["applications"]["by_priority"]["1"] == 1
+    assert figures["totals"]["open"] == 4 and figures["totals"]["unassigned"] == 3
+    assert figures["oldest_open"]["reference"] == scene["apps_major"].reference
+    [major] = figures["major_incidents"]
+    assert major["reference"] == scene["apps_major"].reference and major["comms_lead"] == "l5"
+    assert major["next_update_due_at"]
+    assert len(figures["days"]) == 14
+    # Today: all but the major one (moved three days back) and the security one (not seen).
+    assert figures["days"][-1]["created"] == 4
+    assert figures["days"][-1]["resolved"] == 1
+    assert figures["days"][-4]["created"] == 1
+
+
+def test_security_incidents_count_for_those_who_may_see_them(scene, world, api):
+    teams = {row["team"]: row for row in api(world.people[5]).get(API).json()["teams"]}
+    assert teams["security"]["open"] == 1
+
+
+def test_every_figure_links_to_the_queue_of_exactly_those_incidents(scene, world, client):
+    login(client, world.people[4])
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    figures = response.context["figures"]
+    s = scene
+    infra = next(row for row in figures["teams"] if row["team"] == "infrastructure")
+    assert _queue_refs(client, infra["links"]["open"]) == {
+        s["infra_p2"].reference, s["infra_breached"].reference, s["infra_risk"].reference,
+    }
+    assert _queue_refs(client, infra["links"]["breached"]) == {s["infra_breached"].reference}
+    assert _queue_refs(client, infra["links"]["at_risk"]) == {s["infra_risk"].reference}
+    assert _queue_refs(client, infra["links"]["unassigned"]) == {s["infra_p2"].reference, s["infra_breached"].reference}
+    assert _queue_refs(client, infra["links"]["by_priority"]["2"]) == {s["infra_p2"].reference}
+    assert _queue_refs(client, figures["majors_link"]) == {s["apps_major"].reference}
+    assert _queue_refs(client, figures["total_links"]["unassigned"]) == {
+        s["infra_p2"].reference, s["infra_breached"].reference, s["apps_major"].reference,
+    }
+    today = figures["days"][-1]
+    assert len(_queue_refs(client, today["links"]["created"])) == today["created"]
+    assert _queue_refs(client, today["links"]["resolved"]) == {s["closed"].reference}
+    body = response.content.decode()
+    assert infra["links"]["breached"].replace("&", "&amp;") in body and "<svg" in body
+
+
+def test_the_days_follow_the_clock(world, api):
+    with time_machine.travel(timezone.now() - timedelta(days=20)):
+        world.incident(title="Long ago")
+    figures = api(world.people[4]).get(API).json()
+    assert sum(day["created"] for day in figures["days"]) == 0
+
+
+def test_dashboard_queries_are_bounded(world, client, django_assert_max_num_queries):
+    login(client, world.people[4])
+    world.incident()
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(PAGE).status_code == 200
+    for n in range(15):
+        incident = world.incident(title=f"More {n}")
+        Incident.objects.filter(pk=incident.pk).update(is_major=n % 3 == 0, priority=1 + n % 5)
+    with django_assert_max_num_queries(len(few)):
+        assert client.get(PAGE).status_code == 200
+
+
+def test_the_dashboard_changes_nothing(scene, world, client):
+    before = [snapshot(i) for i in scene.values()]
+    login(client, world.people[5]).get(PAGE)
+    assert [snapshot(i) for i in scene.values()] == before
+
+
+def test_dashboard_poll_is_304_until_something_changes(world, client):
+    world.incident()
+    login(client, world.people[4])
+    live = {"HTTP_X_FIREBREAK_LIVE": "1", "HTTP_HX_REQUEST": "true"}
+    first = client.get(PAGE, **live)
+    assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 304
+    world.incident(title="Another")
+    assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 200
