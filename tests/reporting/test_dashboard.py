@@ -49,6 +49,7 @@ def scene(world):
     Incident.objects.filter(pk=apps_major.pk).update(
         team=world.apps, priority=1, is_major=True, comms_lead=world.people[5],
         next_update_due_at=now + timedelta(minutes=30), created_at=now - timedelta(days=3),
+        response_warn_at=now - timedelta(minutes=1),  # nobody has responded: at risk
     )
     closed = force_state(world.incident(title="Long done"), Status.CLOSED, world.people[3])
     secret = world.incident(title="Secret", category=world.security_category)
@@ -77,6 +78,7 @@ def test_figures_count_the_incidents_made_for_the_test(scene, world, api):
     assert infra["open"] == 3 and infra["breached"] == 1 and infra["at_risk"] == 1 and infra["unassigned"] == 2
     assert infra["by_priority"] == {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0}
     assert teams["applications"]["by_priority"]["1"] == 1
+    assert teams["applications"]["at_risk"] == 1 and teams["applications"]["breached"] == 0
     assert figures["totals"]["open"] == 4 and figures["totals"]["unassigned"] == 3
     assert figures["oldest_open"]["reference"] == scene["apps_major"].reference
     [major] = figures["major_incidents"]
@@ -109,6 +111,7 @@ def test_every_figure_links_to_the_queue_of_exactly_those_incidents(scene, world
     assert _queue_refs(client, infra["links"]["unassigned"]) == {s["infra_p2"].reference, s["infra_breached"].reference}
     assert _queue_refs(client, infra["links"]["by_priority"]["2"]) == {s["infra_p2"].reference}
     assert _queue_refs(client, figures["majors_link"]) == {s["apps_major"].reference}
+    assert _queue_refs(client, figures["total_links"]["at_risk"]) == {s["infra_risk"].reference, s["apps_major"].reference}
     assert _queue_refs(client, figures["total_links"]["unassigned"]) == {
         s["infra_p2"].reference, s["infra_breached"].reference, s["apps_major"].reference,
     }
