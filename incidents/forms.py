@@ -72,7 +72,7 @@ class QueueFilterForm(forms.Form):
     resolved_before = forms.DateTimeField(required=False, label="Resolved before")
     sort = forms.ChoiceField(
         label="Sort",
-        choices=[("-created", "Newest first"), ("due", "Due soonest (breached first)"), ("priority", "Priority")],
+        choices=[("-created", "Newest first"), ("due", "Due soonest"), ("priority", "Priority")],
         required=False,
     )
 
