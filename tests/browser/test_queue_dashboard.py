@@ -42,7 +42,8 @@ def test_triage_with_sort_and_filters(world, page, sign_in, axe_violations):
 
     page.get_by_label("Sort").select_option("due")
     page.wait_for_url(re.compile(r"sort=due"))
-    page.wait_for_function("document.querySelector('#queue-results td.ref a').textContent.trim() === %r" % overdue.reference)
+    first_ref = "document.querySelector('#queue-results td.ref a').textContent.trim()"
+    page.wait_for_function(f"{first_ref} === '{overdue.reference}'")
     assert _row_refs(page) == [overdue.reference, soon.reference, later.reference]
     # Countdowns tick in the browser, with the absolute time and zone on hover.
     countdown = page.locator(f"tr:has(a:text('{overdue.reference}')) td[data-label='Resolution due'] time")
