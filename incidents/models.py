@@ -128,8 +128,6 @@ class Incident(models.Model):
             models.Index(fields=["team", "priority", "id"], condition=OPEN_Q, name="incident_open_team_priority"),
             # Live pages: the newest change is one index lookup (incidents.live).
             models.Index(fields=["updated_at"], name="incident_updated"),
-            # The dashboard's resolved-per-day figures.
-            models.Index(fields=["resolved_at"], condition=Q(resolved_at__isnull=False), name="incident_resolved"),
             # The timer sweep: incidents whose next timer is due.
             models.Index(fields=["next_timer_at"], condition=Q(next_timer_at__isnull=False), name="incident_timer"),
             models.Index(fields=["resolve_due_at", "id"], name="incident_resolve_order"),

@@ -44,10 +44,6 @@ class Migration(migrations.Migration):
             model_name='incident',
             index=models.Index(fields=['updated_at'], name='incident_updated'),
         ),
-        migrations.AddIndex(
-            model_name='incident',
-            index=models.Index(condition=models.Q(('resolved_at__isnull', False)), fields=['resolved_at'], name='incident_resolved'),
-        ),
         migrations.AddField(
             model_name='savedview',
             name='owner',
