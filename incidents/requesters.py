@@ -9,14 +9,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from incidents import forms, presenters, services
+from incidents.pagination import cursor_decode, cursor_encode, keyset_rows
 from incidents.selectors import access_incident, incidents_visible_to, timeline_for
-from incidents.views import _parse_cursor
 from skills.errors import Conflict, Forbidden
 from skills.http import post_only
 from skills.policy import Action, can, why_not
@@ -40,19 +39,18 @@ def _mine(person):
 def mine(request):
     """The incidents the person reported, newest first, one keyset page at a time."""
     person = request.user
-    incidents = _mine(person)
-    cursor = _parse_cursor(request.GET.get("before"))
-    if cursor is not None:
-        at, pk = cursor
-        incidents = incidents.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
-    rows = list(incidents.order_by("-created_at", "-pk")[: PAGE_SIZE + 1])
-    has_more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    try:  # the keyset the queue and the API share
+        cursor = cursor_decode(request.GET.get("cursor"), "created_at")
+    except ValueError:
+        cursor = None
+    if cursor is not None and cursor[2]:
+        cursor = None
+    rows, has_more = keyset_rows(_mine(person), "created_at", True, cursor, PAGE_SIZE)
     for incident in rows:
         incident.plain_status = PLAIN_STATUS[incident.status]
-    last = rows[-1] if rows else None
     return render(request, "requesters/mine.html", {
         "incidents": rows,
-        "next_cursor": f"{last.created_at.isoformat()},{last.pk}" if has_more else None,
+        "next_cursor": cursor_encode("created_at", rows[-1]) if has_more else None,
         "may_report": can(person, Action.REGISTER),
     })  # fmt: skip
 

@@ -20,7 +20,7 @@ from incidents import forms, lifecycle, live, presenters, services
 from incidents.actions import ACTIONS
 from incidents.bulk import BULK_ACTIONS, incidents_bulk_act
 from incidents.filters import IncidentFilter
-from incidents.models import OPEN_STATUSES, Channel
+from incidents.models import OPEN_STATUSES
 from incidents.pagination import cursor_decode, cursor_encode, keyset_rows
 from incidents.saved_views import clean_query, saved_view_delete, saved_view_save, saved_views_for
 from incidents.selectors import (

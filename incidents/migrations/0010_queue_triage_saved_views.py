@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0008_metrics_index'),
+        ('incidents', '0009_desk_work'),
         ('procedures', '0002_initial'),
         ('skills', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
