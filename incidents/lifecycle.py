@@ -25,6 +25,8 @@ STATES = {
     "add-affected": OPEN,
     "comment": OPEN | {Status.RESOLVED},
     "confirm": frozenset({Status.RESOLVED}),
+    # A monitor resolves what it opened only while nobody has taken it over.
+    "source-resolve": frozenset({Status.NEW}),
 }
 
 

@@ -107,6 +107,14 @@ class Incident(models.Model):
     # The registration form's one-time token: a second submission of the same form finds
     # the incident the first one made (the unique index decides, not a read first).
     registration_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Inbound monitoring: the source's key for this problem ("alertmanager:<fingerprint>",
+    # "events:<dedup key>"), how many times the source has repeated it, and the incident
+    # of the same key that came before (a new firing after closure).
+    source_key = models.CharField(max_length=250, blank=True, default="")
+    repeat_count = models.PositiveIntegerField(default=0)
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="followed_by"
+    )
 
     class Meta:
         indexes = [
@@ -155,9 +163,16 @@ class Incident(models.Model):
                 ],
                 name="incident_metrics",
             ),
+            # The last incident of a source key, open or not: a new firing links to it.
+            models.Index(fields=["source_key", "created_at"], condition=~Q(source_key=""), name="incident_source_key"),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [
+            # One open incident per source key: concurrent deliveries of the same alert
+            # (Alertmanager HA sends duplicates) meet here, not in a read-then-write.
+            models.UniqueConstraint(
+                fields=["source_key"], condition=OPEN_Q & ~Q(source_key=""), name="incident_open_source_key"
+            ),
             models.CheckConstraint(name="priority_1_to_5", condition=Q(priority__gte=1, priority__lte=5)),
             models.CheckConstraint(name="impact_1_to_3", condition=Q(impact__gte=1, impact__lte=3)),
             models.CheckConstraint(name="urgency_1_to_3", condition=Q(urgency__gte=1, urgency__lte=3)),
@@ -233,6 +248,8 @@ class TimelineEvent(models.Model):
         AFFECTED = "affected"
         COMMENT = "comment"
         CONFIRMED = "confirmed"
+        SOURCE_REPEATED = "source_repeated"  # the monitor sent the same problem again
+        SOURCE_RESOLVED = "source_resolved"  # the monitor says it is over; a person has it
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()

@@ -144,7 +144,7 @@ def _routed_event(incident, decision, raised_from, now):
 @transaction.atomic
 def incident_register(
     *, actor, title, category, impact, urgency, description="", service=None, channel="web", reporter=None,
-    registration_key=None, link_to=None, now=None,
+    registration_key=None, link_to=None, now=None, source_key="", follows=None,
 ):  # fmt: skip
     """Register an incident. With a `registration_key` (the form's one-time token) a
     repeated submission returns the incident the first one made: the unique index on the
@@ -161,6 +161,7 @@ def incident_register(
         title=title, description=description, reporter=reporter or actor, created_by=actor, channel=channel,
         category=category, service=service, impact=impact, urgency=urgency, created_at=now, updated_at=now,
         registration_key=registration_key,
+        source_key=source_key, follows=follows,
     )  # fmt: skip
     decision = _route(incident, version, now)
     incident.priority = priority_for(incident.impact, urgency, priority_matrix())
@@ -434,6 +435,10 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
 @transaction.atomic
 def incident_resolve(*, actor, incident, resolution_code, resolution_notes, cause="", now=None):
     incident, now = _begin(actor, incident, Action.RESOLVE, "resolve", now=now)
+    return _resolve(incident, actor, now, resolution_code, resolution_notes, cause)
+
+
+def _resolve(incident, actor, now, resolution_code, resolution_notes, cause=""):
     fields = {"status", "resolved_at", "resolution_code", "resolution_notes", "cause"}
     if incident.status == Status.ON_HOLD:
         _end_hold(incident, now)
@@ -648,3 +653,91 @@ def incident_add_public_update(*, actor, incident, body, now=None):
     _announce(incident, f"Update: {incident.title}", body, key=f"update:{event.pk}", now=now)
     notify.queue_webhooks(incident, "public_update", {"body": body}, key=f"update:{event.pk}", now=now)
     return incident, event
+
+
+# --- monitoring sources (alerts, events) ----------------------------------------------------
+
+SOURCE_KEY_INDEX = "incident_open_source_key"
+AUTO_RESOLVED = "auto-resolved"
+
+
+def _open_by_source_key(source_key):
+    return (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("procedure_version__calendar", "procedure_version__procedure", "team", "service")
+        .filter(source_key=source_key, status__in=lifecycle.OPEN)
+        .first()
+    )
+
+
+def _is_source_key_clash(error):
+    diag = getattr(getattr(error, "__cause__", None), "diag", None)
+    return getattr(diag, "constraint_name", None) == SOURCE_KEY_INDEX
+
+
+@transaction.atomic
+def incident_source_trigger(
+    *, actor, source_key, title, category, impact, urgency, description="", service=None, detail=None, now=None
+):
+    """A monitor reports a problem. The first report of a source key registers an incident
+    (channel alert; linked to the last incident of the key, if one was closed or resolved);
+    while that incident is open every repeat only counts and goes on the timeline.
+    Returns (incident, created). The unique partial index on open source keys decides
+    between concurrent deliveries of the same problem: the loser counts a repeat."""
+    now = now or timezone.now()
+    _require(actor, Action.INGEST)
+    incident = _open_by_source_key(source_key)
+    if incident is None:
+        follows = Incident.objects.filter(source_key=source_key).order_by("-created_at", "-id").first()
+        try:
+            with transaction.atomic():
+                incident = incident_register(
+                    actor=actor, title=title, description=description, category=category, service=service,
+                    impact=impact, urgency=urgency, channel="alert", now=now, source_key=source_key, follows=follows,
+                )  # fmt: skip
+            return incident, True
+        except IntegrityError as error:
+            if not _is_source_key_clash(error):
+                raise
+            incident = _open_by_source_key(source_key)
+            if incident is None:  # opened and closed again in between: vanishingly rare
+                raise
+    _require(actor, Action.INGEST, incident)
+    incident.repeat_count += 1
+    _save(incident, now, "repeat_count")
+    _event(incident, actor, Kind.SOURCE_REPEATED, now, count=incident.repeat_count, **(detail or {}))
+    return incident, False
+
+
+@transaction.atomic
+def incident_source_acknowledge(*, actor, source_key, now=None):
+    """A monitor says someone is on it: the response clock stops. None if nothing is open."""
+    now = now or timezone.now()
+    _require(actor, Action.INGEST)
+    incident = _open_by_source_key(source_key)
+    if incident is None:
+        return None
+    _require(actor, Action.INGEST, incident)
+    if incident.acknowledged_at is None:
+        fields = set()
+        _acknowledge(incident, actor, now, fields)
+        _save(incident, now, *fields)
+    return incident
+
+
+@transaction.atomic
+def incident_source_resolve(*, actor, source_key, note, now=None):
+    """A monitor says the problem is over. An incident nobody has taken over (new, no
+    assignee) is resolved with the note; one a person has is only told, on the timeline.
+    Returns (incident or None, resolved)."""
+    now = now or timezone.now()
+    _require(actor, Action.INGEST)
+    incident = _open_by_source_key(source_key)
+    if incident is None:
+        return None, False
+    _require(actor, Action.INGEST, incident)
+    if incident.assignee_id is None and incident.status in lifecycle.STATES["source-resolve"]:
+        return _resolve(incident, actor, now, AUTO_RESOLVED, note), True
+    _save(incident, now)
+    _event(incident, actor, Kind.SOURCE_RESOLVED, now, note=note, left_to=_username(incident.assignee))
+    return incident, False

@@ -9,12 +9,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from procedures import services
-from procedures.models import Calendar, Category, Procedure, ProcedureChange, Service
+from procedures.models import Calendar, Category, LabelRule, Procedure, ProcedureChange, Service
 from procedures.selectors import priority_matrix
 from procedures.serializers import (
     CalendarSerializer,
     CategorySerializer,
     ChangeSerializer,
+    LabelRuleSerializer,
     PriorityMatrixSerializer,
     ProcedureCreateSerializer,
     ProcedureSerializer,
@@ -41,6 +42,15 @@ class ServiceViewSet(ConfigViewSet):
     serializer_class = ServiceSerializer
     save = staticmethod(services.service_save)
     noun = "service"
+
+
+class LabelRuleViewSet(ConfigViewSet):
+    """How inbound alerts' labels set an incident's category, service, impact, urgency."""
+
+    queryset = LabelRule.objects.select_related("category", "service").order_by("position", "slug")
+    serializer_class = LabelRuleSerializer
+    save = staticmethod(services.label_rule_save)
+    noun = "label_rule"
 
 
 class CalendarViewSet(ConfigViewSet):

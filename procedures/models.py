@@ -206,3 +206,37 @@ class ProcedureChange(models.Model):
 
     def __str__(self):
         return f"{self.procedure.slug} v{self.version.number} {self.kind}"
+
+
+class LabelRule(models.Model):
+    """How an inbound alert's labels become an incident's fields: when the label `label`
+    has the value `value` ("*" for any value), set whichever of category, service, impact
+    and urgency the rule names. Rules are read in order (position, then slug); for each
+    field the first matching rule that sets it wins."""
+
+    ANY = "*"
+
+    slug = models.SlugField(unique=True)
+    position = models.PositiveSmallIntegerField(default=100)
+    label = models.CharField(max_length=100)
+    value = models.CharField(max_length=200)
+    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    impact = models.PositiveSmallIntegerField(choices=Level.choices, null=True, blank=True)
+    urgency = models.PositiveSmallIntegerField(choices=Level.choices, null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "slug"]
+
+    def __str__(self):
+        return f"{self.label}={self.value}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if not (self.category_id or self.service_id or self.impact or self.urgency):
+            raise ValidationError({"category": ["A rule sets at least one of category, service, impact, urgency."]})
+
+    def matches(self, labels):
+        have = labels.get(self.label)
+        return have is not None and (self.value == self.ANY or have == self.value)

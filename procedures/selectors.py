@@ -26,3 +26,10 @@ def priority_matrix():
     if row is None:
         return DEFAULT_MATRIX
     return {(int(i), int(u)): p for i, columns in row.items() for u, p in columns.items()}
+
+
+def label_rules():
+    """Every label rule in the order they are read, with what they set (one query)."""
+    from procedures.models import LabelRule
+
+    return list(LabelRule.objects.select_related("category", "service").order_by("position", "slug"))

@@ -6,6 +6,7 @@ from procedures.models import (
     Category,
     Channel,
     IncidentClass,
+    LabelRule,
     Level,
     Procedure,
     ProcedureChange,
@@ -199,3 +200,12 @@ class CalendarSerializer(serializers.ModelSerializer):
 
 class PriorityMatrixSerializer(serializers.Serializer):
     matrix = serializers.JSONField()
+
+
+class LabelRuleSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True)
+    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = LabelRule
+        fields = ["slug", "position", "label", "value", "category", "service", "impact", "urgency"]

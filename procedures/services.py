@@ -11,6 +11,7 @@ from procedures.models import (
     Calendar,
     Category,
     IncidentClass,
+    LabelRule,
     PriorityMatrix,
     Procedure,
     ProcedureChange,
@@ -175,3 +176,9 @@ def priority_matrix_set(*, actor, matrix, now=None):
     current = PriorityMatrix.objects.select_for_update().order_by("pk").first()
     values = {"matrix": matrix, "updated_by": actor, "updated_at": now or timezone.now()}
     return config_save(PriorityMatrix, instance=current, values=values)
+
+
+def label_rule_save(*, actor, label_rule=None, **values):
+    """Create or change a label rule for inbound alerts: level 4, like routing."""
+    _require(actor, Action.MANAGE_CONFIGURATION)
+    return config_save(LabelRule, instance=label_rule, values=values)

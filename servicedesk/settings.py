@@ -165,6 +165,11 @@ STORAGES = {
 MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
 
+# Inbound alerts and events: the category when no label rule gives one, and the most
+# alerts one webhook call may carry.
+INBOUND_DEFAULT_CATEGORY = env_str("INBOUND_DEFAULT_CATEGORY", "hardware")
+INBOUND_MAX_ALERTS = env_int("INBOUND_MAX_ALERTS", 1000, minimum=1)
+
 # Security. TLS is terminated by the proxy in front of gunicorn; see README.md.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)

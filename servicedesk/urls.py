@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import IncidentViewSet, OutboxViewSet
+from incidents.api_inbound import AlertmanagerWebhook, EventsEndpoint
 from incidents.views import unsubscribe
 from procedures.api import (
     CalendarViewSet,
     CategoryViewSet,
+    LabelRuleViewSet,
     PriorityMatrixView,
     ProcedureViewSet,
     ServiceViewSet,
@@ -25,6 +27,7 @@ router.register("categories", CategoryViewSet)
 router.register("services", ServiceViewSet)
 router.register("teams", TeamViewSet)
 router.register("calendars", CalendarViewSet)
+router.register("label-rules", LabelRuleViewSet)
 router.register("procedures", ProcedureViewSet)
 router.register("outbox", OutboxViewSet, basename="outbox")
 router.register("reviews", ReviewViewSet, basename="review")
@@ -35,6 +38,8 @@ urlpatterns = [
     path("api/v1/metrics/", MetricsView.as_view(), name="metrics"),
     path("api/v1/priority-matrix/", PriorityMatrixView.as_view(), name="priority-matrix"),
     path("api/v1/dashboard/", DashboardView.as_view(), name="dashboard-api"),
+    path("api/v1/integrations/alertmanager/", AlertmanagerWebhook.as_view(), name="alertmanager-webhook"),
+    path("api/v1/events/", EventsEndpoint.as_view(), name="events"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

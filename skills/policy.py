@@ -57,6 +57,8 @@ class Action(StrEnum):
     VIEW_REPORTS = "view_reports"
     LEAD_REVIEW = "lead_review"  # open, write up and close reviews of (major) incidents
     SET_POLICY = "set_policy"  # calendars, the priority matrix, which procedure a category follows
+    # Integration accounts only
+    INGEST = "ingest"  # monitoring alerts and events: open, repeat, acknowledge, resolve
 
 
 LEVELS = {
@@ -97,7 +99,11 @@ LEVELS = {
     Action.VIEW_REPORTS: 5,
     Action.LEAD_REVIEW: 5,
     Action.SET_POLICY: 5,
+    Action.INGEST: 5,  # and integration accounts only: see INTEGRATION_ONLY
 }
+# Actions only integration accounts take: a person of any level is refused (a monitor's
+# token, not a person's, speaks for a monitor).
+INTEGRATION_ONLY = frozenset({Action.INGEST})
 
 # Actions that only read: a read-only API token may still do these.
 READ_ACTIONS = frozenset(
@@ -109,7 +115,7 @@ READ_ACTIONS = frozenset(
 # Actions people without an SFIA level may take: reporters report, integrations send alerts.
 NON_STAFF_ACTIONS = {
     Role.REPORTER: frozenset({Action.VIEW, Action.REGISTER, Action.ADD_AFFECTED}),
-    Role.INTEGRATION: frozenset({Action.VIEW, Action.REGISTER}),
+    Role.INTEGRATION: frozenset({Action.VIEW, Action.REGISTER, Action.INGEST}),
     Role.STAKEHOLDER: frozenset({Action.VIEW}),
 }
 # Actions a requester may take on an incident they reported (whatever their role); the
@@ -218,6 +224,8 @@ def can(actor, action, obj=None):
         return False
     if obj is not None and _is_incident(obj) and not can_see_incident(actor, obj):
         return False
+    if action in INTEGRATION_ONLY and actor.role != Role.INTEGRATION:
+        return False
     if action in OWN_INCIDENT_ACTIONS and obj is not None and _is_incident(obj) and obj.reporter_id == actor.pk:
         return True
     level = level_of(actor)
@@ -233,6 +241,8 @@ def why_not(actor, action, obj=None):
     label = action.value.replace("_", " ")
     if getattr(actor, "token_scope", None) == "read" and action not in READ_ACTIONS:
         return f"You may not {label}: this API token is read-only."
+    if action in INTEGRATION_ONLY:
+        return f"You may not {label}: only integration accounts may."
     needed = required_level(action, obj)
     if action in OWN_INCIDENT_ACTIONS:
         return f"You may not {label} here: only its reporter, or SFIA level {needed} or higher."
