@@ -20,8 +20,9 @@ OUTCOME = inline_serializer(
 
 
 class AlertmanagerWebhook(APIView):
-    """Prometheus Alertmanager's webhook (body version 4): one open incident per alert
-    fingerprint; repeats count; `resolved` resolves what nobody has taken over."""
+    """Prometheus Alertmanager's webhook (body version 4): the body is checked and its
+    alerts kept; a worker applies them (one open incident per alert fingerprint; repeats
+    count; `resolved` resolves what nobody has taken over)."""
 
     permission_classes = [TokenScope, Policy]
     policy = {"post": Action.INGEST}
@@ -32,11 +33,12 @@ class AlertmanagerWebhook(APIView):
 
     @extend_schema(
         request=inline_serializer("AlertmanagerBody", {"version": serializers.CharField(), "alerts": serializers.ListField()}),
-        responses={202: inline_serializer("AlertmanagerOutcome", {"alerts": serializers.ListField()})},
+        responses={202: inline_serializer("AlertmanagerAccepted", {"accepted": serializers.IntegerField(),
+                                                                   "alerts": serializers.ListField()})},
     )
     def post(self, request):
-        outcomes = alerts.receive(actor=request.user, body=request.data)
-        return Response({"alerts": outcomes}, status=status.HTTP_202_ACCEPTED)
+        accepted = alerts.accept(actor=request.user, body=request.data)
+        return Response({"accepted": len(accepted), "alerts": accepted}, status=status.HTTP_202_ACCEPTED)
 
 
 class EventsEndpoint(APIView):

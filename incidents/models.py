@@ -488,3 +488,34 @@ class SavedView(models.Model):
 
         url = reverse("incidents:queue")
         return f"{url}?{self.query}" if self.query else url
+
+
+class InboundAlert(models.Model):
+    """An alert as a monitor delivered it, kept until it is applied: the webhook answers
+    after one INSERT, and a worker applies the alerts in arrival order per source key."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Applied"
+        FAILED = "failed", "Failed"
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    source_key = models.CharField(max_length=250)
+    status = models.CharField(max_length=10)  # firing or resolved
+    payload = models.JSONField()
+    received_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    outcome = models.CharField(max_length=20, blank=True)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    error = models.TextField(blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The drain: pending alerts in arrival order, and the older one of the same key.
+            models.Index(fields=["id"], condition=Q(state="pending"), name="inbound_pending"),
+            models.Index(fields=["source_key", "id"], condition=Q(state="pending"), name="inbound_pending_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.status} {self.source_key} ({self.state})"

@@ -4,6 +4,7 @@ so a duplicate, late or lost message changes nothing."""
 from celery import shared_task
 
 from incidents import delivery, engine
+from incidents.inbound import alerts
 
 
 @shared_task(name="incidents.tasks.deliver_outbox", ignore_result=True)
@@ -20,3 +21,9 @@ def sweep_timers():
 @shared_task(name="incidents.tasks.sweep_deadlines", ignore_result=True)
 def sweep_deadlines():
     return engine.sweep_deadlines()
+
+
+@shared_task(name="incidents.tasks.apply_inbound_alerts", ignore_result=True)
+def apply_inbound_alerts():
+    """Kicked after a webhook call was accepted, and swept by beat for stragglers."""
+    return alerts.apply_pending()

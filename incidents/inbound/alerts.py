@@ -1,14 +1,23 @@
 """Prometheus Alertmanager's webhook (version 4): one incident per alert fingerprint."""
 
+import logging
 from datetime import datetime
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
-from incidents import services
+from incidents import outbox, services
 from incidents.inbound.labels import LabelMapper
+from incidents.models import InboundAlert
 from procedures.limits import TEXT_MAX, TITLE_MAX
+from skills.errors import DomainError, Forbidden
+from skills.policy import Action, can, why_not
+
+logger = logging.getLogger(__name__)
 
 TOP_FIELDS = {
     "version", "status", "alerts", "receiver", "groupLabels", "commonLabels", "commonAnnotations",
@@ -98,29 +107,85 @@ def source_key(actor, fingerprint):
     return f"alertmanager:{actor.pk}:{fingerprint}"
 
 
+APPLY_TASK = "incidents.tasks.apply_inbound_alerts"
+BATCH = 100
+
+
+def kick_apply():
+    """Ask a worker to apply what arrived (by task name); beat sweeps up if the broker is down."""
+    try:
+        current_app.send_task(APPLY_TASK, retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; the inbound sweep will apply the alerts later.")
+
+
 @transaction.atomic
-def receive(*, actor, body, now=None):
-    """Apply one webhook call: a firing alert registers or repeats, a resolved one
-    resolves (or notes). One transaction for the group, alerts in fingerprint order (so
-    two deliveries of a group lock rows in the same order). Returns one outcome per alert."""
-    alerts = sorted(parse(body), key=lambda alert: alert["fingerprint"])
-    mapper = LabelMapper()
-    outcomes = []
-    for alert in alerts:
-        key = source_key(actor, alert["fingerprint"])
-        if alert["status"] == "firing":
-            fields = mapper.map(alert["labels"])
-            incident, created = services.incident_source_trigger(
-                actor=actor, source_key=key, title=_title(alert), description=_description(alert),
-                detail={"source": "alertmanager", "starts_at": alert["startsAt"]}, now=now, **fields,
-            )  # fmt: skip
-            outcome = "created" if created else "repeated"
-        else:
-            note = f"Alertmanager: {_title(alert)} resolved (ended {alert.get('endsAt', '')})."
-            incident, resolved = services.incident_source_resolve(actor=actor, source_key=key, note=note, now=now)
-            outcome = "resolved" if resolved else ("noted" if incident else "no_open_incident")
-        outcomes.append({
-            "fingerprint": alert["fingerprint"], "status": alert["status"], "outcome": outcome,
-            "reference": incident.reference if incident else None,
-        })  # fmt: skip
-    return outcomes
+def accept(*, actor, body, now=None):
+    """Check a webhook body and keep its alerts for a worker: one INSERT, so the call is
+    answered quickly however large the group. Returns the alerts accepted."""
+    if not can(actor, Action.INGEST):
+        raise Forbidden(why_not(actor, Action.INGEST))
+    now = now or timezone.now()
+    alerts = parse(body)
+    InboundAlert.objects.bulk_create(
+        InboundAlert(
+            actor=actor, source_key=source_key(actor, alert["fingerprint"]), status=alert["status"],
+            payload=alert, received_at=now,
+        )  # fmt: skip
+        for alert in alerts
+    )
+    transaction.on_commit(kick_apply)
+    return [{"fingerprint": alert["fingerprint"], "status": alert["status"]} for alert in alerts]
+
+
+def _claim(limit):
+    """The oldest pending alerts whose key has no older pending alert (so a key's alerts
+    apply in order even with several workers), locked; others' claims are skipped."""
+    older = InboundAlert.objects.filter(
+        state=InboundAlert.State.PENDING, source_key=OuterRef("source_key"), id__lt=OuterRef("id")
+    )
+    return list(
+        InboundAlert.objects.select_related("actor")
+        .filter(state=InboundAlert.State.PENDING)
+        .exclude(Exists(older))
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+
+
+def _apply(row, mapper, now):
+    alert = row.payload
+    if row.status == "firing":
+        fields = mapper.map(alert["labels"])
+        incident, created = services.incident_source_trigger(
+            actor=row.actor, source_key=row.source_key, title=_title(alert), description=_description(alert),
+            detail={"source": "alertmanager", "starts_at": alert["startsAt"]}, now=now, **fields,
+        )  # fmt: skip
+        return incident, "created" if created else "repeated"
+    note = f"Alertmanager: {_title(alert)} resolved (ended {alert.get('endsAt', '')})."
+    incident, resolved = services.incident_source_resolve(actor=row.actor, source_key=row.source_key, note=note, now=now)
+    return incident, "resolved" if resolved else ("noted" if incident else "no_open_incident")
+
+
+def apply_pending(*, limit=BATCH, now=None):
+    """Apply pending alerts, a batch per transaction, until none is left. An alert that
+    cannot be applied (say the default category is gone) is marked failed with the reason;
+    the others go on. Returns how many were applied."""
+    applied = 0
+    while True:
+        with transaction.atomic(), outbox.collecting():
+            rows = _claim(limit)
+            if not rows:
+                return applied
+            mapper = LabelMapper()
+            for row in rows:
+                at = now or timezone.now()
+                try:
+                    with transaction.atomic():
+                        incident, row.outcome = _apply(row, mapper, at)
+                    row.incident, row.state = incident, InboundAlert.State.DONE
+                except (ValidationError, DomainError) as error:
+                    row.state, row.error = InboundAlert.State.FAILED, str(error)[:2000]
+                row.applied_at = at
+            InboundAlert.objects.bulk_update(rows, ["state", "outcome", "incident", "error", "applied_at"])
+            applied += len(rows)

@@ -15,6 +15,20 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.CreateModel(
+            name='InboundAlert',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('source_key', models.CharField(max_length=250)),
+                ('status', models.CharField(max_length=10)),
+                ('payload', models.JSONField()),
+                ('received_at', models.DateTimeField()),
+                ('state', models.CharField(choices=[('pending', 'Pending'), ('done', 'Applied'), ('failed', 'Failed')], default='pending', max_length=10)),
+                ('outcome', models.CharField(blank=True, max_length=20)),
+                ('error', models.TextField(blank=True)),
+                ('applied_at', models.DateTimeField(blank=True, null=True)),
+            ],
+        ),
         migrations.AddField(
             model_name='incident',
             name='follows',
@@ -42,5 +56,23 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='incident',
             constraint=models.UniqueConstraint(condition=models.Q(('status__in', ('new', 'assigned', 'in_progress', 'on_hold')), models.Q(('source_key', ''), _negated=True)), fields=('source_key',), name='incident_open_source_key'),
+        ),
+        migrations.AddField(
+            model_name='inboundalert',
+            name='actor',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+        ),
+        migrations.AddField(
+            model_name='inboundalert',
+            name='incident',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='incidents.incident'),
+        ),
+        migrations.AddIndex(
+            model_name='inboundalert',
+            index=models.Index(condition=models.Q(('state', 'pending')), fields=['id'], name='inbound_pending'),
+        ),
+        migrations.AddIndex(
+            model_name='inboundalert',
+            index=models.Index(condition=models.Q(('state', 'pending')), fields=['source_key', 'id'], name='inbound_pending_key'),
         ),
     ]

@@ -4,7 +4,8 @@ integration accounts may send (401 without a token, 403 for people of any level)
 import pytest
 from rest_framework.test import APIClient
 
-from incidents.models import Incident
+from incidents.inbound import alerts
+from incidents.models import InboundAlert, Incident
 from tests.incidents.inbound_helpers import bearer, fixture, group, integration
 
 pytestmark = pytest.mark.django_db
@@ -49,14 +50,14 @@ def test_malformed_alert_bodies_are_400_and_create_nothing(client, body, field):
     answer = client.post(URL, body, format="json")
     assert answer.status_code == 400, answer.content
     assert field in answer.json()
-    assert not Incident.objects.exists()
+    assert not InboundAlert.objects.exists()
 
 
 def test_a_bad_alert_late_in_a_group_creates_nothing_from_the_group(client):
     body = group(5)
     body["alerts"][4]["labels"] = {"alertname": 3}
     assert client.post(URL, body, format="json").status_code == 400
-    assert not Incident.objects.exists()
+    assert not InboundAlert.objects.exists()
 
 
 def test_too_many_alerts_in_one_call(client, settings):
@@ -71,9 +72,9 @@ def test_malformed_json_is_400(client):
     assert not Incident.objects.exists()
 
 
-def test_a_missing_default_category_is_a_clear_400(client, settings):
+def test_a_missing_default_category_is_a_clear_400_for_an_event(client, settings):
     settings.INBOUND_DEFAULT_CATEGORY = "nope"
-    answer = client.post(URL, fixture("firing"), format="json")
+    answer = client.post(EVENTS, {"dedup_key": "k", "action": "trigger", "summary": "x"}, format="json")
     assert answer.status_code == 400
     assert "INBOUND_DEFAULT_CATEGORY" in answer.json()["category"][0]
     assert not Incident.objects.exists()
@@ -109,7 +110,7 @@ def test_people_of_any_level_are_refused(world, url):
         answer = bearer(APIClient(), person).post(url, fixture("firing"), format="json")
         assert answer.status_code == 403
         assert "ingest" in answer.json()["detail"]
-    assert not Incident.objects.exists()
+    assert not Incident.objects.exists() and not InboundAlert.objects.exists()
 
 
 def test_a_read_only_integration_token_is_refused(world):
@@ -119,4 +120,5 @@ def test_a_read_only_integration_token_is_refused(world):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert client.post(URL, fixture("firing"), format="json").status_code == 403
-    assert not Incident.objects.exists()
+    alerts.apply_pending()
+    assert not Incident.objects.exists() and not InboundAlert.objects.exists()

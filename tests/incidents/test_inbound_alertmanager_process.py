@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from incidents.inbound import alerts
 from incidents.models import Incident, Status
 from skills.services import token_issue
 from tests.incidents.inbound_helpers import integration
@@ -71,13 +72,14 @@ def test_alertmanager_opens_and_resolves_an_incident(world, live_server, tmp_pat
             "startsAt": start.isoformat(),
         }
         _post_alerts(port, [alert])
-        wait_for(lambda: Incident.objects.filter(channel="alert").exists(), 30, "the incident")
+        # the worker's part, done here: apply what the webhook accepted
+        wait_for(lambda: alerts.apply_pending() >= 0 and Incident.objects.filter(channel="alert").exists(), 30, "the incident")
         _post_alerts(port, [alert])  # the same alert again: still one incident
         incident = Incident.objects.get()
         assert incident.title == "DiskFull: Disk above 95% (db-1:9100)"
         assert (incident.service, incident.impact) == (world.service, 2)
         _post_alerts(port, [{**alert, "endsAt": datetime.now(UTC).isoformat()}])
-        wait_for(lambda: Incident.objects.filter(status=Status.RESOLVED).exists(), 30, "the resolution")
+        wait_for(lambda: alerts.apply_pending() >= 0 and Incident.objects.filter(status=Status.RESOLVED).exists(), 30, "the resolution")
         assert Incident.objects.count() == 1
     finally:
         process.terminate()
