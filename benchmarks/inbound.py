@@ -4,10 +4,11 @@
 
 An alert storm through Alertmanager's webhook: `--incidents` distinct alerts (1,000) in
 `--calls` webhook calls (20), then the same calls again (repeats), then their resolution.
-Reports each phase's slowest and median call and checks every incident was created once
-and resolved once. Then one call carrying 100 new alerts. The calls go through the whole
-Django stack in-process (authentication, parser, view, service, PostgreSQL), without a
-network hop.
+The webhook checks and keeps the alerts; a worker applies them. Reports each phase's
+slowest and median call, how long one worker (`apply_pending`, in this process) takes to
+apply the phase, and checks every incident was created once and resolved once. Then one
+call carrying 100 new alerts. The calls go through the whole Django stack in-process
+(authentication, parser, view, PostgreSQL), without a network hop.
 
 Uses its own database (firebreak_bench_inbound, made afresh each run).
 """
@@ -105,8 +106,15 @@ def main():
     starts = range(0, args.incidents, per_call)
     sizes = [min(per_call, args.incidents - s) for s in starts]
     results = {"incidents": args.incidents, "calls": args.calls}
+    from incidents.inbound.alerts import apply_pending
+
     for phase, status in (("firing", "firing"), ("repeats", "firing"), ("resolution", "resolved")):
         results[phase] = report(phase, timed_calls(client, [body(s, n, status) for s, n in zip(starts, sizes, strict=True)]))
+        start = time.perf_counter()
+        applied = apply_pending()
+        seconds = time.perf_counter() - start
+        log(f"{phase}: one worker applied {applied} alerts in {seconds:.1f} s ({applied / seconds:.0f}/s)")
+        results[phase]["worker_seconds"] = round(seconds, 2)
     storm = Incident.objects.filter(source_key__contains=":storm")
     created = storm.count()
     resolved = TimelineEvent.objects.filter(incident__in=storm, kind="resolved").count()

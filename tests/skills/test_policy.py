@@ -1,7 +1,7 @@
 import pytest
 
 from skills.models import Role
-from skills.policy import LEVELS, Action, can, required_level
+from skills.policy import INTEGRATION_ONLY, LEVELS, Action, can, required_level, why_not
 
 pytestmark = pytest.mark.django_db
 
@@ -10,11 +10,21 @@ def test_every_action_has_a_level():
     assert set(LEVELS) == set(Action)
 
 
-@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("action", [a for a in Action if a not in INTEGRATION_ONLY])
 def test_levels_are_cumulative(world, action):
     needed = LEVELS[action]
     for level in range(1, 6):
         assert can(world.person(level), action) is (level >= needed)
+
+
+@pytest.mark.parametrize("action", sorted(INTEGRATION_ONLY))
+def test_integration_only_actions_refuse_every_person(world, action):
+    for level in range(1, 6):
+        assert not can(world.person(level), action)
+    assert not can(world.reporter, action)
+    integration = world.person(None, role=Role.INTEGRATION, username="monitoring")
+    assert can(integration, action)
+    assert "only integration accounts" in why_not(world.person(5), action)
 
 
 def test_people_without_a_level(world):
