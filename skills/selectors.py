@@ -1,3 +1,4 @@
+import copy
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,7 +21,9 @@ def token_authenticate(raw, *, now=None):
     digest, now = ApiToken.digest(raw), now or timezone.now()
     cached = _TOKENS.get(digest)
     if cached is not None and cached[0] > now:
-        _, token, values = cached
+        _, cached_token, values = cached
+        # A copy per call: requests in other threads may hold the cached one.
+        token = copy.copy(cached_token)
         token.person = Person.from_db("default", _PERSON_FIELDS, values)
         return token
     token = (
@@ -37,6 +40,14 @@ def token_authenticate(raw, *, now=None):
     values = [getattr(token.person, name) for name in _PERSON_FIELDS]
     _TOKENS[digest] = (now + timedelta(seconds=seconds), token, values)
     return token
+
+
+def token_used(key_hash, when):
+    """Tell this process's cache that the token was just recorded as used, so the next
+    requests with it do not write again."""
+    cached = _TOKENS.get(key_hash)
+    if cached is not None:
+        cached[1].last_used_at = when
 
 
 def token_forget(key_hash):

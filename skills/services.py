@@ -7,7 +7,7 @@ from skills.config import config_save
 from skills.errors import Forbidden
 from skills.models import ApiToken, Team
 from skills.policy import Action, can, why_not
-from skills.selectors import token_forget
+from skills.selectors import token_forget, token_used
 
 
 @transaction.atomic
@@ -39,7 +39,8 @@ def token_touch(*, token, now=None):
     now = now or timezone.now()
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now  # the cached token too, so the next requests do not write
+        token.last_used_at = now
+        token_used(token.key_hash, now)  # the cached token too, so the next requests do not write
 
 
 def _require(actor, action):

@@ -84,6 +84,7 @@ def test_each_request_gets_its_own_person_and_use_is_recorded_once_a_minute(worl
     first = token_authenticate(raw).person
     second = token_authenticate(raw)
     assert first is not second.person and first.pk == second.person.pk == world.people[3].pk
+    assert token_authenticate(raw) is not second  # a copy per call: other threads hold theirs
     assert second.person.sfia_level == 3 and second.person.username == "l3"
     token_touch(token=second)
     with CaptureQueriesContext(connection) as ctx:
