@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/fir
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 
-.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound clean
+.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
@@ -88,7 +88,7 @@ test: install system-deps
 BENCH_INCIDENTS ?= 1000000
 BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false \
 	  ALLOWED_HOSTS=127.0.0.1 API_THROTTLE_RATE=off EMAIL_HOST=
-bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound
+bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status
 
 bench-data: install
 	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_INCIDENTS) --prepare-only
@@ -113,6 +113,10 @@ bench-ui: bench-data
 bench-inbound: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
 	$(PY) benchmarks/inbound.py
+
+bench-status: install
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	$(PY) benchmarks/status.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

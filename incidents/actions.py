@@ -58,6 +58,8 @@ ACTIONS = {
                        S.ResolveSerializer),
         IncidentAction("reopen", "Reopen", Action.REOPEN, services.incident_reopen, forms.ReasonForm,
                        S.ReasonSerializer),
+        IncidentAction("publish", "Public status page", Action.PUBLISH_STATUS, services.incident_publish,
+                       forms.PublishForm, S.PublishSerializer),
         IncidentAction("declare-major", "Declare a major incident", Action.DECLARE_MAJOR,
                        services.incident_declare_major, forms.DeclareMajorForm, S.DeclareMajorSerializer, danger=True),
         IncidentAction("cancel", "Cancel", Action.CANCEL, services.incident_cancel, forms.ReasonForm,

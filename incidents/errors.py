@@ -26,3 +26,6 @@ REOPEN_WINDOW_CLOSED = "It was resolved more than {days} days ago: report a new 
 NOT_YOUR_TEAM = "You can share a view only with a team you belong to ({team} is not one of yours)."
 NOT_YOUR_VIEW = "Only the person who saved the view {name!r} may change it."
 BULK_NOT_FOUND = "No such incident, or not one you may see."
+PUBLISH_SECURITY = "A security incident goes on the public status page only when level 5 publishes a statement."
+NOT_PUBLIC_SERVICE = "The service {service} is not shown on the public status page."
+NO_SERVICE = "An incident without a service has no place on the public status page."

@@ -532,3 +532,13 @@ class SavedViewForm(forms.Form):
         if not name:
             raise forms.ValidationError("Give the view a name.")
         return name
+
+
+class PublishForm(forms.Form):
+    """Show the incident on the public status page, under a public title."""
+
+    public = forms.BooleanField(required=False, label="Show on the public status page")
+    public_title = forms.CharField(
+        required=False, max_length=200, label="Public title",
+        help_text="What the public reads. Left blank: “Service disruption” and the service's name.",
+    )  # fmt: skip

@@ -27,6 +27,7 @@ STATES = {
     "confirm": frozenset({Status.RESOLVED}),
     # A monitor resolves what it opened only while nobody has taken it over.
     "source-resolve": frozenset({Status.NEW}),
+    "publish": OPEN | {Status.RESOLVED},
 }
 
 

@@ -75,6 +75,13 @@ class Incident(models.Model):
     # Working seconds spent on hold, which move both due times on.
     held_seconds = models.PositiveIntegerField(default=0)
     on_hold_since = models.DateTimeField(null=True, blank=True)
+    # The public status page: whether it shows this incident, under which id (random, so
+    # it tells nothing of the reference or of counts) and title, and its public span.
+    is_public = models.BooleanField(default=False)
+    public_id = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    public_title = models.CharField(max_length=200, blank=True)
+    public_started_at = models.DateTimeField(null=True, blank=True)
+    public_ended_at = models.DateTimeField(null=True, blank=True)
     resolution_code = models.CharField(max_length=40, blank=True)
     resolution_notes = models.TextField(blank=True)
     cause = models.TextField(blank=True)
@@ -165,6 +172,10 @@ class Incident(models.Model):
             ),
             # The last incident of a source key, open or not: a new firing links to it.
             models.Index(fields=["source_key", "created_at"], condition=~Q(source_key=""), name="incident_source_key"),
+            # The status page: public incidents by service and public start (uptime bars too).
+            models.Index(
+                fields=["service", "public_started_at"], condition=Q(is_public=True), name="incident_public"
+            ),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [
@@ -250,6 +261,7 @@ class TimelineEvent(models.Model):
         CONFIRMED = "confirmed"
         SOURCE_REPEATED = "source_repeated"  # the monitor sent the same problem again
         SOURCE_RESOLVED = "source_resolved"  # the monitor says it is over; a person has it
+        PUBLISHED = "published"
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -397,10 +409,16 @@ class ServiceSubscription(models.Model):
     optional = models.BooleanField(default=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+    # When it stopped: a fan-out posted before this moment still reaches the address.
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["service", "email"], name="subscribe_once")]
-        indexes = [models.Index(fields=["service"], condition=Q(active=True), name="subscription_active")]
+        indexes = [
+            models.Index(fields=["service"], condition=Q(active=True), name="subscription_active"),
+            # Fan-out expansion walks a service's subscriptions by id, a batch at a time.
+            models.Index(fields=["service", "id"], name="subscription_service_id"),
+        ]
 
     def __str__(self):
         return f"{self.email} on {self.service_id}"
@@ -420,6 +438,75 @@ class WebhookSubscription(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class StatusSubscriber(models.Model):
+    """Someone who subscribed on the public status page (double opt-in: the row exists only
+    once the emailed link was followed). All public services, or the chosen ones."""
+
+    email = models.EmailField(unique=True)
+    all_services = models.BooleanField(default=True)
+    services = models.ManyToManyField("procedures.Service", blank=True, related_name="status_subscribers")
+    created_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField()
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.email
+
+
+class FanOut(models.Model):
+    """One announcement (a declaration, a public update, a resolution) to an audience that
+    may be large. The request writes this row; workers expand it into outbox rows a batch
+    at a time (incidents.fanout). The audience is a snapshot: the few named recipients are
+    listed here, the service's subscriptions are those active at `as_of`."""
+
+    class Stage(models.IntegerChoices):
+        DIRECT = 0, "Named recipients"
+        SUBSCRIBERS = 1, "Service subscribers"
+        STATUS_PAGE = 2, "Status page subscribers"
+        DONE = 9, "Expanded"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="fanouts")
+    event = models.ForeignKey(
+        TimelineEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts"
+    )
+    # The effect: with an address it is each message's dedupe key.
+    key = models.CharField(max_length=150, unique=True)
+    headline = models.CharField(max_length=300)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    html = models.TextField(blank=True)
+    # Where each recipient's footer (an unsubscribe link, or nothing) goes in body and html.
+    marker = models.CharField(max_length=60)
+    # [[email, subscription id or null], ...]: reporter, watchers, service owner.
+    direct = models.JSONField(default=list, blank=True)
+    service = models.ForeignKey(
+        "procedures.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subscribers = models.BooleanField(default=False)
+    # Public incidents also reach the status page's subscribers, with public words only.
+    status_page = models.BooleanField(default=False)
+    public_subject = models.CharField(max_length=300, blank=True)
+    public_body = models.TextField(blank=True)
+    public_html = models.TextField(blank=True)
+    public_thread = models.CharField(max_length=200, blank=True)
+    as_of = models.DateTimeField()
+    stage = models.PositiveSmallIntegerField(choices=Stage.choices, default=Stage.DIRECT)
+    # The last subscription id expanded in the current stage.
+    cursor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    expanded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Workers claim what is not yet expanded, oldest first.
+            models.Index(fields=["created_at", "id"], condition=Q(expanded_at__isnull=True), name="fanout_pending"),
+            models.Index(fields=["incident", "created_at"], name="fanout_incident"),
+        ]
+
+    def __str__(self):
+        return self.key
 
 
 class OutboundMessage(models.Model):
@@ -446,6 +533,8 @@ class OutboundMessage(models.Model):
     webhook = models.ForeignKey(
         WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
+    # The announcement this message was expanded from (delivery progress per update).
+    fanout = models.ForeignKey(FanOut, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
     # One effect once: the same key is never queued twice.
     dedupe_key = models.CharField(max_length=200, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

@@ -4,6 +4,7 @@ caller's transaction; delivery happens after commit (incidents.delivery)."""
 import hashlib
 import json
 import logging
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -11,12 +12,13 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
 from incidents import outbox
-from incidents.models import OutboundMessage, ServiceSubscription, WebhookSubscription
+from incidents.models import FanOut, OutboundMessage, ServiceSubscription, WebhookSubscription
 from procedures import escalation
 from skills.models import Person
 from skills.policy import can_see_incident
@@ -62,9 +64,9 @@ def _digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def queue_email(incident, recipients, *, headline, body="", key, now):
-    """One message per distinct address. `key` names the effect; with the address it is
-    the outbox's unique key, so the same effect never queues the same mail twice."""
+def render_email(incident, *, headline, body="", marker=_PLACEHOLDER):
+    """Subject, text and HTML of an incident message; the footer is `marker`, which
+    `email_rows` fills per recipient (an unsubscribe link for optional subscribers)."""
     context = {
         "headline": one_line(headline, 300),
         "body": body,
@@ -74,12 +76,17 @@ def queue_email(incident, recipients, *, headline, body="", key, now):
         "priority": incident.priority,
         "service": incident.service.name if incident.service_id else "",
         "link": settings.SITE_URL + incident.get_absolute_url(),
-        "footer": _PLACEHOLDER,
-        "footer_html": _PLACEHOLDER,
+        "footer": marker,
+        "footer_html": marker,
     }
     text = render_to_string("email/incident.txt", context)
     html = render_to_string("email/incident.html", context)
-    subject = f"[{incident.reference}] {one_line(headline, 250)}"
+    return f"[{incident.reference}] {one_line(headline, 250)}", text, html
+
+
+def email_rows(incident, recipients, *, subject, text, html, key, now, service_name="", fanout=None, marker=_PLACEHOLDER):
+    """One outbox row per distinct valid address; `key` with the address is the row's
+    unique key, so the same effect never queues the same mail twice."""
     root = thread_id(incident)
     rows, seen = [], set()
     for recipient in recipients:
@@ -92,18 +99,135 @@ def queue_email(incident, recipients, *, headline, body="", key, now):
         footer = footer_html = ""
         if recipient.subscription_id is not None:
             url = unsubscribe_url(recipient.subscription_id)
-            footer = f"You are subscribed to updates on {context['service']}. Unsubscribe: {url}"
-            footer_html = format_html('<p style="color:#52606d;font-size:12px;">You are subscribed to updates on {}. <a href="{}">Unsubscribe</a></p>', context["service"], url)
+            footer = f"You are subscribed to updates on {service_name}. Unsubscribe: {url}"
+            footer_html = format_html('<p style="color:#52606d;font-size:12px;">You are subscribed to updates on {}. <a href="{}">Unsubscribe</a></p>', service_name, url)
+            # RFC 8058: one click in the mail client POSTs to the link, no page, no session.
             headers["List-Unsubscribe"] = f"<{url}>"
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         rows.append(
             OutboundMessage(
-                incident=incident, to=address, subject=subject,
-                body=text.replace(_PLACEHOLDER, footer), html=html.replace(_PLACEHOLDER, footer_html),
+                incident=incident, to=address, subject=subject, fanout=fanout,
+                body=text.replace(marker, footer), html=html.replace(marker, footer_html),
                 headers=headers, dedupe_key=dedupe, next_attempt_at=now, created_at=now,
             )  # fmt: skip
         )
+    return rows
+
+
+def queue_email(incident, recipients, *, headline, body="", key, now):
+    """Queue one message per distinct address now, in the caller's transaction (for small
+    audiences: escalation targets, reminders). Announcements go through `queue_fanout`."""
+    subject, text, html = render_email(incident, headline=headline, body=body)
+    service_name = incident.service.name if incident.service_id else ""
+    rows = email_rows(incident, recipients, subject=subject, text=text, html=html, key=key, now=now, service_name=service_name)
     outbox.store(rows)
     return len(rows)
+
+
+STATUS_UNSUBSCRIBE_SALT = "firebreak.status-unsubscribe"
+STATUS_CONFIRM_SALT = "firebreak.status-confirm"
+
+
+def public_title(incident):
+    """What the public calls an incident: the title its lead chose, or a neutral one."""
+    return incident.public_title or f"Service disruption: {incident.service.name if incident.service_id else 'a service'}"
+
+
+def status_link(public_id):
+    return settings.SITE_URL + reverse("status:incident", args=[public_id])
+
+
+def status_unsubscribe_url(subscriber_id):
+    return settings.SITE_URL + reverse("status:unsubscribe", args=[signing.dumps(subscriber_id, salt=STATUS_UNSUBSCRIBE_SALT)])
+
+
+def status_thread(public_id):
+    return f"<status-{public_id}@{_domain()}>"
+
+
+def render_status_email(incident, *, headline, body, marker):
+    context = {
+        "headline": one_line(headline, 300), "body": body, "service": incident.service.name,
+        "link": status_link(incident.public_id), "footer": marker, "footer_html": marker,
+    }  # fmt: skip
+    return (
+        one_line(headline, 250),
+        render_to_string("email/status.txt", context),
+        render_to_string("email/status.html", context),
+    )
+
+
+def status_rows(fanout, subscribers, *, now):
+    """The status page's subscribers' messages: public words only, threaded per public
+    incident, with a one-click unsubscribe (RFC 8058)."""
+    rows = []
+    for subscriber_id, address in subscribers:
+        if not valid_email(address):
+            continue
+        dedupe = f"{fanout.key}:{_digest(address)}"
+        url = status_unsubscribe_url(subscriber_id)
+        headers = {
+            "Message-ID": f"<{_digest(dedupe)}.status@{_domain()}>", "In-Reply-To": fanout.public_thread,
+            "References": fanout.public_thread, "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }  # fmt: skip
+        footer = f"You subscribed on the status page. Unsubscribe: {url}"
+        footer_html = format_html('<p style="color:#52606d;font-size:12px;">You subscribed on the status page. <a href="{}">Unsubscribe</a></p>', url)
+        rows.append(
+            OutboundMessage(
+                incident_id=fanout.incident_id, to=address, subject=fanout.public_subject, fanout=fanout,
+                body=fanout.public_body.replace(fanout.marker, footer), html=fanout.public_html.replace(fanout.marker, footer_html),
+                headers=headers, dedupe_key=dedupe, next_attempt_at=now, created_at=now,
+            )  # fmt: skip
+        )
+    return rows
+
+
+def queue_status_confirmation(*, email, token, now):
+    """The double opt-in mail: a link that confirms the subscription (and expires)."""
+    url = settings.SITE_URL + reverse("status:confirm", args=[token])
+    text = (
+        "Someone (we hope you) asked to receive status updates at this address.\n\n"
+        f"To confirm, open this link within two days:\n{url}\n\nIf it was not you, ignore this mail: nothing happens."
+    )
+    outbox.store([
+        OutboundMessage(
+            to=email, subject="Confirm your status updates subscription", body=text,
+            dedupe_key=f"status-confirm:{secrets.token_hex(12)}", next_attempt_at=now, created_at=now,
+        )
+    ])  # fmt: skip
+
+
+def queue_fanout(incident, *, headline, body="", key, now, event=None, subscribers=False, public=None):
+    """`public`: (headline, body) for the status page's subscribers when the incident is
+    public on a public service; their mail carries public words only."""
+    """Public news to the reporter and watchers, the service owner and (when
+    `subscribers`) the service's subscriptions as they stand at `now`: one row written
+    here; workers expand it into outbox rows (incidents.fanout). Nothing about a
+    security incident leaves its response team."""
+    # PostgreSQL text holds no NUL, so the stored footer marker is one nobody can guess.
+    marker = f"[[footer:{secrets.token_hex(12)}]]"
+    subject, text, html = render_email(incident, headline=headline, body=body, marker=marker)
+    direct = [[r.email, r.subscription_id] for r in (*reporter_and_watchers(incident), *service_stakeholders(incident, subscribers=False))]
+    fanout = FanOut.objects.create(
+        incident=incident, event=event, key=key, headline=one_line(headline, 300), subject=subject, body=text, html=html,
+        marker=marker,
+        direct=direct, service_id=None if incident.is_security else incident.service_id,
+        subscribers=subscribers and not incident.is_security and incident.service_id is not None,
+        as_of=now, created_at=now, **_public_parts(incident, public, marker),
+    )  # fmt: skip
+    transaction.on_commit(outbox.kick_expansion)
+    return fanout
+
+
+def _public_parts(incident, public, marker):
+    if public is None or not incident.is_public or incident.service_id is None or not incident.service.is_public:
+        return {}
+    subject, text, html = render_status_email(incident, headline=public[0], body=public[1], marker=marker)
+    return {
+        "status_page": True, "public_subject": subject, "public_body": text, "public_html": html,
+        "public_thread": status_thread(incident.public_id),
+    }  # fmt: skip
 
 
 def queue_webhooks(incident, kind, data, *, key, now):

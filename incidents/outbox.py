@@ -14,6 +14,7 @@ from incidents.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
 DELIVER_TASK = "incidents.tasks.deliver_outbox"
+EXPAND_TASK = "incidents.tasks.expand_fanouts"
 
 
 @dataclass
@@ -70,3 +71,11 @@ def kick_delivery():
         current_app.send_task(DELIVER_TASK, retry=False)
     except Exception:
         logger.warning("Broker unavailable; the outbox sweep will deliver later.")
+
+
+def kick_expansion():
+    """Ask a worker to expand the announcements waiting for it (incidents.fanout)."""
+    try:
+        current_app.send_task(EXPAND_TASK, retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; the fan-out sweep will expand later.")

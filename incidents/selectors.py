@@ -176,3 +176,16 @@ def comms_lead_candidates(incident):
         role=Role.STAFF, is_active=True, sfia_level__gte=required_level(Action.DECLARE_MAJOR, incident)
     ).order_by("username")
     return staff.filter(pk__in=[person.pk for person in staff if can(person, Action.DECLARE_MAJOR, incident)])
+
+
+def delivery_progress(actor, incident):
+    """Each announcement of the incident, newest first, with its messages queued, sent and
+    failed; for the communications lead and whoever may read the outbox (level 4), else None."""
+    from incidents import fanout
+    from incidents.models import FanOut
+    from skills.policy import Action, can
+
+    if not (incident.comms_lead_id == actor.pk or can(actor, Action.VIEW_OUTBOX)):
+        return None
+    fanouts = list(FanOut.objects.filter(incident=incident).order_by("-created_at", "-pk")[:20])
+    return fanout.progress(fanouts)

@@ -85,7 +85,7 @@ class IncidentSerializer(PlainRepresentation, serializers.ModelSerializer):
             "procedure_version", "escalation_level", "response_due_at", "resolve_due_at", "response_warn_at",
             "resolve_warn_at", "response_clock", "resolution_clock", "acknowledged_at",
             "resolved_at", "closed_at", "response_breached", "resolution_breached", "resolution_code",
-            "resolution_notes", "cause", "created_at", "updated_at",
+            "resolution_notes", "cause", "is_public", "public_id", "public_title", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -213,6 +213,11 @@ class CloseSerializer(serializers.Serializer):
 
 class DeadlineMetSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+
+
+class PublishSerializer(serializers.Serializer):
+    public = serializers.BooleanField()
+    public_title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class BodySerializer(serializers.Serializer):

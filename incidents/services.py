@@ -2,6 +2,7 @@
 state guarded, the policy asked, a timeline event written, messages queued in the outbox."""
 
 import logging
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -449,13 +450,17 @@ def _resolve(incident, actor, now, resolution_code, resolution_notes, cause=""):
     incident.status, incident.resolved_at = Status.RESOLVED, now
     incident.resolution_code, incident.resolution_notes, incident.cause = resolution_code, resolution_notes, cause
     fields.update(durations.resolved(incident, actor, now))
+    if incident.is_public:
+        incident.public_ended_at = now
+        fields.add("public_ended_at")
     _save(incident, now, *fields)
-    _event(
+    event = _event(
         incident, actor, Kind.RESOLVED, now, public=True,
         resolution_code=resolution_code, resolution_notes=resolution_notes, cause=cause,
         late=incident.resolution_breached,
     )  # fmt: skip
-    _announce(incident, f"Resolved: {incident.title}", resolution_notes, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
+    _announce(incident, f"Resolved: {incident.title}", resolution_notes, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now, event=event,
+              public=(f"Resolved: {notify.public_title(incident)}", "This incident is resolved."))
     notify.queue_webhooks(incident, "resolved", {"resolution_code": resolution_code}, key=f"resolved:{incident.pk}:{now.isoformat()}", now=now)
     return incident
 
@@ -515,6 +520,9 @@ def incident_reopen(*, actor, incident, reason, now=None):
     incident, now = _begin(actor, incident, Action.REOPEN, "reopen", now=now)
     fields = ["status", "resolved_at", *durations.reopened(incident)]
     incident.status, incident.resolved_at = Status.IN_PROGRESS, None
+    if incident.is_public:
+        incident.public_ended_at = None
+        fields.append("public_ended_at")
     if incident.assignee_id is None:
         incident.assignee = actor
         fields.append("assignee")
@@ -566,7 +574,9 @@ def incident_cancel(*, actor, incident, reason, now=None):
     before = incident.status
     incident.status, incident.on_hold_since = Status.CANCELLED, None
     incident.closed_at = now
-    _save(incident, now, "status", "on_hold_since", "closed_at")
+    # Not an incident after all: off the status page, as if it had never been there.
+    incident.is_public = False
+    _save(incident, now, "status", "on_hold_since", "closed_at", "is_public")
     _event(incident, actor, Kind.CANCELLED, now, public=True, before=before, reason=reason)
     return incident
 
@@ -588,27 +598,70 @@ def incident_declare_major(*, actor, incident, reason, comms_lead=None, now=None
         incident.priority, incident.priority_overridden = 1, True
     _refresh_due_times(incident)
     incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
-    _save(incident, now, "is_major", "comms_lead", "next_update_due_at", "around_the_clock", "priority",
-          "priority_overridden", *SLA_FIELDS)  # fmt: skip
-    _event(incident, actor, Kind.DECLARED_MAJOR, now, public=True, reason=reason, comms_lead=lead.username,
-           next_update_due_at=incident.next_update_due_at.isoformat(),
-           priority={"before": priority_before, "after": incident.priority},
-           calendar={"before": calendar_before.slug, "after": "24x7"},
-           response_due_at=incident.response_due_at.isoformat(),
-           resolve_due_at=incident.resolve_due_at.isoformat())  # fmt: skip
-    _announce(incident, f"Major incident: {incident.title}", reason, key=f"major:{incident.pk}", now=now)
+    fields = ["is_major", "comms_lead", "next_update_due_at", "around_the_clock", "priority", "priority_overridden",
+              *SLA_FIELDS]
+    if not incident.is_security and incident.service_id is not None:
+        fields += _go_public(incident, now)  # major incidents are public by default
+    _save(incident, now, *fields)
+    event = _event(incident, actor, Kind.DECLARED_MAJOR, now, public=True, reason=reason, comms_lead=lead.username,
+                   next_update_due_at=incident.next_update_due_at.isoformat(),
+                   priority={"before": priority_before, "after": incident.priority},
+                   calendar={"before": calendar_before.slug, "after": "24x7"},
+                   response_due_at=incident.response_due_at.isoformat(),
+                   resolve_due_at=incident.resolve_due_at.isoformat())  # fmt: skip
+    _announce(incident, f"Major incident: {incident.title}", reason, key=f"major:{incident.pk}", now=now, event=event,
+              public=(f"Investigating: {notify.public_title(incident)}", f"We are investigating a problem with {incident.service.name if incident.service_id else 'a service'}."))
     notify.queue_webhooks(incident, "declared_major", {"reason": reason}, key=f"major:{incident.pk}", now=now)
     return incident
 
 
-def _announce(incident, headline, body, *, key, now):
+def _go_public(incident, now):
+    """Put the incident on the public status page (a random public id, its public start)."""
+    incident.is_public = True
+    if incident.public_id is None:
+        incident.public_id = secrets.token_hex(6)
+    if incident.public_started_at is None:
+        incident.public_started_at = now
+    return ["is_public", "public_id", "public_started_at"]
+
+
+@transaction.atomic
+def incident_publish(*, actor, incident, public, public_title="", now=None):
+    """Show the incident on the public status page (or take it off) and choose its public
+    title (blank: a neutral one; the internal title never shows unless chosen here). Level
+    3 or the communications lead; a security incident only at level 5, as a statement."""
+    now = now or timezone.now()
+    incident = _lock(incident)
+    _guard(incident, "publish")
+    if incident.comms_lead_id != actor.pk or not can(actor, Action.VIEW, incident):
+        _require(actor, Action.PUBLISH_STATUS, incident)
+    if public and incident.is_security and not can(actor, Action.DECLARE_MAJOR, incident):
+        raise Forbidden(errors.PUBLISH_SECURITY)
+    if public and incident.service_id is None:
+        raise ValidationError({"public": [errors.NO_SERVICE]})
+    if public and not incident.service.is_public:
+        raise ValidationError({"public": [errors.NOT_PUBLIC_SERVICE.format(service=incident.service.slug)]})
+    before = {"public": incident.is_public, "public_title": incident.public_title}
+    fields = ["public_title", "is_public"]
+    incident.public_title = public_title.strip()
+    if public:
+        fields += _go_public(incident, now)
+    else:
+        incident.is_public = False
+    _save(incident, now, *fields)
+    _event(incident, actor, Kind.PUBLISHED, now, before=before,
+           after={"public": incident.is_public, "public_title": incident.public_title})  # fmt: skip
+    return incident
+
+
+def _announce(incident, headline, body, *, key, now, event, public=None):
     """Public news: the reporter and watchers, the service owner, and on a major incident
-    the service's subscribers."""
-    recipients = [
-        *notify.reporter_and_watchers(incident),
-        *notify.service_stakeholders(incident, subscribers=incident.is_major),
-    ]
-    return notify.queue_email(incident, recipients, headline=headline, body=body, key=key, now=now)
+    the service's subscribers as they stand now. One fan-out row here, whatever the
+    audience; workers expand it into messages (incidents.fanout)."""
+    return notify.queue_fanout(
+        incident, headline=headline, body=body, key=key, now=now, event=event, subscribers=incident.is_major,
+        public=public,
+    )
 
 
 @transaction.atomic
@@ -650,7 +703,8 @@ def incident_add_public_update(*, actor, incident, body, now=None):
         incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
         fields.append("next_update_due_at")
     _save(incident, now, *fields)
-    _announce(incident, f"Update: {incident.title}", body, key=f"update:{event.pk}", now=now)
+    _announce(incident, f"Update: {incident.title}", body, key=f"update:{event.pk}", now=now, event=event,
+              public=(f"Update: {notify.public_title(incident)}", body))
     notify.queue_webhooks(incident, "public_update", {"body": body}, key=f"update:{event.pk}", now=now)
     return incident, event
 

@@ -3,7 +3,7 @@ so a duplicate, late or lost message changes nothing."""
 
 from celery import shared_task
 
-from incidents import delivery, engine
+from incidents import delivery, engine, fanout
 from incidents.inbound import alerts
 
 
@@ -11,6 +11,12 @@ from incidents.inbound import alerts
 def deliver_outbox():
     """Kicked after a commit that queued messages, and swept by beat for stragglers and retries."""
     return delivery.deliver_due()
+
+
+@shared_task(name="incidents.tasks.expand_fanouts", ignore_result=True)
+def expand_fanouts():
+    """Kicked after a commit that posted an announcement, and swept by beat."""
+    return fanout.expand_due()
 
 
 @shared_task(name="incidents.tasks.sweep_timers", ignore_result=True)

@@ -26,6 +26,7 @@ from incidents.saved_views import clean_query, saved_view_delete, saved_view_sav
 from incidents.selectors import (
     access_incident,
     comms_lead_candidates,
+    delivery_progress,
     incident_version,
     incidents_visible_to,
     open_mandatory_tasks,
@@ -484,6 +485,7 @@ def _render_detail(request, incident, *, status=200, bound=None):
         "watching": any(w.person_id == person.pk for w in watchers),
         "watchers": watchers if is_staff_view else None,
         "watcher_count": len(watchers),
+        "deliveries": delivery_progress(person, incident),
     }
     template = "incidents/_detail_panel.html" if request.htmx else "incidents/detail.html"
     response = render(request, template, context, status=status)

@@ -28,9 +28,9 @@ class CategoryAdmin(PolicyAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(PolicyAdmin):
-    list_display = ["name", "slug", "owner", "is_critical"]
+    list_display = ["name", "slug", "owner", "is_critical", "is_public"]
     list_select_related = ["owner"]
-    list_filter = ["is_critical"]
+    list_filter = ["is_critical", "is_public"]
     prepopulated_fields = {"slug": ["name"]}
 
     def save_through_service(self, request, obj, values):

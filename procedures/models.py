@@ -70,6 +70,8 @@ class Service(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_services"
     )
     is_critical = models.BooleanField(default=False)
+    # Shown on the public status page (/status/); level 4 decides.
+    is_public = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name"]

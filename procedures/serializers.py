@@ -189,7 +189,7 @@ class ServiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Service
-        fields = ["slug", "name", "owner", "is_critical"]
+        fields = ["slug", "name", "owner", "is_critical", "is_public"]
 
 
 class CalendarSerializer(serializers.ModelSerializer):

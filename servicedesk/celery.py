@@ -22,6 +22,7 @@ app.conf.update(
         "reporting.tasks.open_reviews": {"queue": "sweeps"},
         "reporting.tasks.remind_review_actions": {"queue": "sweeps"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
+        "incidents.tasks.expand_fanouts": {"queue": "notifications"},
     },
     # Publishing must never hold a request: if the broker is down the outbox waits.
     task_publish_retry=False,
@@ -44,6 +45,7 @@ def _schedule(sender, **kwargs):
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "apply-inbound-alerts": {"task": "incidents.tasks.apply_inbound_alerts", "schedule": every, "options": expires},
+        "sweep-fanouts": {"task": "incidents.tasks.expand_fanouts", "schedule": every, "options": expires},
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": every, "options": expires},
         "remind-review-actions": {
             "task": "reporting.tasks.remind_review_actions", "schedule": every, "options": expires,

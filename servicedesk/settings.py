@@ -232,6 +232,8 @@ OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3
 # How long a web process trusts an API token it found live (0: look it up on every request):
 # the bound on how long a revoked token keeps working in other processes.
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maximum=300)
+# How many recipients a worker adds to an announcement per transaction (incidents.fanout).
+FANOUT_BATCH_SIZE = env_int("FANOUT_BATCH_SIZE", 1000, minimum=10, maximum=10000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

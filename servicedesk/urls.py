@@ -45,6 +45,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("status/", include("incidents.status_urls")),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("skills.urls")),

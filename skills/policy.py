@@ -41,6 +41,7 @@ class Action(StrEnum):
     CLOSE = "close"
     CANCEL = "cancel"
     RECORD_DEADLINE = "record_deadline"
+    PUBLISH_STATUS = "publish_status"  # show an incident on the public status page
     # Level 4 Enable
     MONITOR_QUEUES = "monitor_queues"
     REASSIGN_TEAM = "reassign_team"  # move work that has begun to another team
@@ -85,6 +86,7 @@ LEVELS = {
     Action.CLOSE: 3,
     Action.CANCEL: 3,
     Action.RECORD_DEADLINE: 3,
+    Action.PUBLISH_STATUS: 3,
     Action.MONITOR_QUEUES: 4,
     Action.REASSIGN_TEAM: 4,
     Action.REOPEN: 4,

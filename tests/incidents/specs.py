@@ -39,5 +39,7 @@ SPECS = [
     Spec("cancel", Action.CANCEL, OPEN, Status.NEW, {"reason": "Duplicate of INC-000001"}),
     Spec("reopen", Action.REOPEN, {Status.RESOLVED}, Status.RESOLVED, {"reason": "Still smoking"}),
     Spec("declare-major", Action.DECLARE_MAJOR, OPEN, Status.IN_PROGRESS, {"reason": "All printers down"}),
+    Spec("publish", Action.PUBLISH_STATUS, OPEN | {Status.RESOLVED}, Status.IN_PROGRESS,
+         {"public": False, "public_title": "Printing trouble"}),
 ]  # fmt: skip
 IDS = [f"{spec.name}:{spec.action}" for spec in SPECS]

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.delivery import MAX_ATTEMPTS, deliver_due
+from incidents.fanout import expand_due
 from incidents.models import OutboundMessage, ServiceSubscription, WebhookSubscription
 from incidents.notify import unsubscribe_url
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def recipients(subject_part=""):
+    expand_due()
     return sorted(m.to for m in OutboundMessage.objects.filter(subject__contains=subject_part))
 
 
@@ -53,11 +55,13 @@ def test_optional_subscribers_get_a_working_unsubscribe_link(world, subscribers,
     # The link is signed with the time: the clock stands still so the test builds the same one.
     with time_machine.travel(timezone.now(), tick=False):
         services.incident_declare_major(actor=world.people[5], incident=incident, reason="Down")
+        expand_due()
         subscription = ServiceSubscription.objects.get(email="fan@example.com")
         url = unsubscribe_url(subscription.pk)
     fan = OutboundMessage.objects.get(to="fan@example.com")
     cfo = OutboundMessage.objects.get(to="cfo@example.com")
     assert url in fan.body and url in fan.html and fan.headers["List-Unsubscribe"] == f"<{url}>"
+    assert fan.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Unsubscribe" not in cfo.body and "List-Unsubscribe" not in cfo.headers
     path = url.split("://", 1)[1].split("/", 1)[1]
     assert client.get(f"/{path}").status_code == 200
@@ -76,6 +80,7 @@ def test_internal_notes_and_security_incidents_never_leave_the_staff(world, subs
     breach = world.incident(category=world.security_category)
     responder = world.person(3, team=world.security)
     services.incident_add_public_update(actor=responder, incident=breach, body="Contained")
+    expand_due()
     assert OutboundMessage.objects.filter(incident=breach).count() == 0
 
 
@@ -84,6 +89,7 @@ def test_mail_looks_right_and_threads(world, settings):
     incident = world.incident(title="Printer on fire")
     services.incident_add_public_update(actor=world.people[2], incident=incident, body="Engineer on the way")
     services.incident_add_public_update(actor=world.people[2], incident=incident, body="Fixed soon")
+    expand_due()
     assert deliver_due() == 4
     first, second = [m for m in mail.outbox if m.to == ["rita@example.com"]]
     assert first.subject == f"[{incident.reference}] Update: Printer on fire"
@@ -101,6 +107,7 @@ def test_titles_and_names_cannot_inject_headers(world):
     watcher = world.person(1, username="eve", email="eve@example.com\nCc: thief@example.net")
     services.incident_watch(actor=watcher, incident=incident)
     services.incident_add_public_update(actor=world.people[2], incident=incident, body="Update\r\nBcc: thief@example.net")
+    expand_due()
     deliver_due()
     assert [m.to for m in mail.outbox] == [["l1@example.com"], ["svcowner@example.com"]]
     for message in mail.outbox:

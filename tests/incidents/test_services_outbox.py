@@ -2,6 +2,7 @@ import pytest
 from django.core import mail
 
 from incidents.delivery import deliver_due
+from incidents.fanout import expand_due
 from incidents.models import OutboundMessage
 from incidents.services import incident_add_note, incident_add_public_update
 
@@ -12,6 +13,8 @@ def test_public_update_queues_mail_for_reporter_and_service_owner(world, django_
     incident = world.incident()
     with django_capture_on_commit_callbacks(execute=False):
         incident_add_public_update(actor=world.people[2], incident=incident, body="Engineer on the way")
+    assert OutboundMessage.objects.count() == 0  # the request wrote one fan-out row
+    assert expand_due() == 2
     messages = OutboundMessage.objects.order_by("to")
     assert [m.to for m in messages] == ["rita@example.com", "svcowner@example.com"]
     assert all(m.subject.startswith(f"[{incident.reference}]") for m in messages)
@@ -37,6 +40,7 @@ def test_a_batch_that_outlived_its_claim_does_not_send_twice(world, settings):
 
     incident = world.incident()
     incident_add_public_update(actor=world.people[2], incident=incident, body="On our way")
+    expand_due()
     start = timezone.now()
     slow_worker = claim(10, start)
     assert len(slow_worker) == 2

@@ -1,0 +1,133 @@
+"""Expand announcements (FanOut rows) into outbox messages, a batch at a time.
+
+A request that announces something writes one FanOut row (incidents.notify.queue_fanout)
+and answers; workers expand it here. Each batch is one transaction that holds the
+fan-out's row lock (SKIP LOCKED: two workers never expand the same one at once), writes
+the batch's messages with unique dedupe keys and moves the cursor on. A worker killed
+mid-batch rolls its transaction back whole; the next one redoes the batch, and the
+dedupe keys make every recipient's message exist exactly once."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from incidents import notify, outbox
+from incidents.models import FanOut, OutboundMessage, ServiceSubscription, StatusSubscriber
+
+logger = logging.getLogger(__name__)
+Stage = FanOut.Stage
+
+
+def audience(fanout):
+    """The service's subscriptions as they stood when the announcement was posted: made
+    by then, and not stopped before it (one stopped a second later still hears)."""
+    return ServiceSubscription.objects.filter(service_id=fanout.service_id, created_at__lte=fanout.as_of).filter(
+        Q(active=True, unsubscribed_at__isnull=True) | Q(unsubscribed_at__gt=fanout.as_of)
+    )
+
+
+def status_audience(fanout):
+    """The status page's subscribers as they stood when posted: confirmed by then, not
+    gone before it, following every public service or this one."""
+    chosen = StatusSubscriber.services.through.objects.filter(service_id=fanout.service_id).values("statussubscriber_id")
+    return StatusSubscriber.objects.filter(confirmed_at__lte=fanout.as_of).filter(
+        Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gt=fanout.as_of)
+    ).filter(Q(all_services=True) | Q(pk__in=chosen))
+
+
+def _after(fanout, stage):
+    """The stage after `stage` that this fan-out has."""
+    if stage == Stage.DIRECT and fanout.subscribers:
+        return Stage.SUBSCRIBERS
+    if stage in (Stage.DIRECT, Stage.SUBSCRIBERS) and fanout.status_page:
+        return Stage.STATUS_PAGE
+    return Stage.DONE
+
+
+def _rows(fanout, recipients):
+    service_name = fanout.service.name if fanout.service_id else ""
+    return notify.email_rows(
+        fanout.incident, recipients, subject=fanout.subject, text=fanout.body, html=fanout.html,
+        key=fanout.key, now=timezone.now(), service_name=service_name, fanout=fanout, marker=fanout.marker,
+    )  # fmt: skip
+
+
+def _expand_step(fanout, batch):
+    """Write the next batch of one fan-out's messages and move its cursor; returns how many."""
+    if fanout.stage == Stage.DIRECT:
+        recipients = [notify.Recipient(email, subscription_id) for email, subscription_id in fanout.direct]
+        rows = _rows(fanout, recipients)
+        fanout.stage, fanout.cursor = _after(fanout, Stage.DIRECT), 0
+    elif fanout.stage == Stage.STATUS_PAGE:
+        subs = list(status_audience(fanout).filter(pk__gt=fanout.cursor).order_by("pk").values_list("pk", "email")[:batch])
+        rows = notify.status_rows(fanout, subs, now=timezone.now())
+        if len(subs) < batch:
+            fanout.stage, fanout.cursor = Stage.DONE, 0
+        else:
+            fanout.cursor = subs[-1][0]
+    else:
+        subs = list(
+            audience(fanout).filter(pk__gt=fanout.cursor).order_by("pk").values_list("pk", "email", "optional")[:batch]
+        )
+        rows = _rows(fanout, [notify.Recipient(email, pk if optional else None) for pk, email, optional in subs])
+        if len(subs) < batch:
+            fanout.stage, fanout.cursor = _after(fanout, Stage.SUBSCRIBERS), 0
+        else:
+            fanout.cursor = subs[-1][0]
+    # An address already queued by this fan-out (the owner is also a subscriber) conflicts
+    # on its dedupe key and is skipped: one message per address and announcement.
+    outbox.store(rows)
+    fields = ["stage", "cursor"]
+    if fanout.stage == Stage.DONE:
+        fanout.expanded_at = timezone.now()
+        fields.append("expanded_at")
+    fanout.save(update_fields=fields)
+    return len(rows)
+
+
+def expand_one(batch=None):
+    """Claim the oldest fan-out not yet expanded and write its next batch. None when there is
+    nothing to claim (all done, or every pending one held by another worker)."""
+    with transaction.atomic():
+        fanout = (
+            FanOut.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident__service", "service")
+            .filter(expanded_at__isnull=True)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        if fanout is None:
+            return None
+        return _expand_step(fanout, batch or settings.FANOUT_BATCH_SIZE)
+
+
+def expand_due(*, batch=None, budget_seconds=45):
+    """Expand announcements a batch at a time until none is left or the budget is spent;
+    delivery starts as each batch commits (the outbox kicks it)."""
+    started, written = time.monotonic(), 0
+    while time.monotonic() - started < budget_seconds:
+        count = expand_one(batch)
+        if count is None:
+            break
+        written += count
+    return written
+
+
+def progress(fanouts):
+    """Per fan-out: how many messages are queued, sent and failed so far, in one query."""
+    counts = {
+        row["fanout_id"]: row
+        for row in OutboundMessage.objects.filter(fanout__in=fanouts)
+        .values("fanout_id")
+        .annotate(
+            queued=Count("pk", filter=Q(state=OutboundMessage.State.PENDING)),
+            sent=Count("pk", filter=Q(state=OutboundMessage.State.SENT)),
+            failed=Count("pk", filter=Q(state=OutboundMessage.State.FAILED)),
+        )
+    }
+    empty = {"queued": 0, "sent": 0, "failed": 0}
+    return [(fanout, counts.get(fanout.pk, empty)) for fanout in fanouts]

@@ -1,0 +1,170 @@
+"""The public status page: no login, no session, no JavaScript. Every answer is public
+and cacheable for 30 seconds, with an ETag so a reader that asks again gets a 304."""
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
+from django.utils.feedgenerator import Atom1Feed
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from incidents import notify, status, subscriptions
+from incidents.models import StatusSubscriber
+from procedures.models import Service
+
+MAX_AGE = 30
+
+
+def _public(request, response):
+    """Cache-Control: public, max-age=30 and an ETag of the body; a matching
+    If-None-Match answers 304 without the body."""
+    patch_cache_control(response, public=True, max_age=MAX_AGE)
+    set_response_etag(response)
+    return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+def _page_url(incident):
+    return settings.SITE_URL + reverse("status:incident", args=[incident.public_id])
+
+
+@require_GET
+def page(request):
+    context = status.overview(timezone.now())
+    return _public(request, render(request, "status/page.html", context))
+
+
+@require_GET
+def incident(request, public_id):
+    found = status.public_incident(public_id)
+    if found is None:
+        raise Http404("No such public incident.")
+    return _public(request, render(request, "status/incident.html", {"incident": found}))
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
+@require_GET
+def summary(request):
+    """The shape many status-page readers understand: page, components, incidents with
+    their updates (newest first)."""
+    data = status.overview(timezone.now())
+    incidents = []
+    for item in data["open"]:
+        incidents.append({
+            "id": item.public_id, "name": item.title, "status": "investigating", "impact": item.state,
+            "created_at": _iso(item.started_at), "updated_at": _iso(item.updates[0][0] if item.updates else item.started_at),
+            "resolved_at": None, "shortlink": _page_url(item), "components": [item.service_slug],
+            "incident_updates": [{"body": body, "created_at": _iso(at), "status": "update"} for at, body in item.updates],
+        })  # fmt: skip
+    body = {
+        "page": {"name": "Firebreak status", "url": settings.SITE_URL + reverse("status:page"), "updated_at": _iso(_last_change(data))},
+        "status": {"indicator": data["overall"], "description": data["overall_label"]},
+        "components": [
+            {"id": row.slug, "name": row.name, "status": row.state, "uptime_90_days": row.uptime_percent}
+            for row in data["services"]
+        ],
+        "incidents": incidents,
+    }  # fmt: skip
+    return _public(request, JsonResponse(body))
+
+
+def _last_change(data):
+    """The newest public moment on the page (so the same page has the same ETag)."""
+    moments = [m for item in [*data["open"], *data["recent"]] for m in (item.started_at, item.ended_at, *(at for at, _ in item.updates)) if m]
+    return max(moments, default=None)
+
+
+@require_GET
+def feed(request):
+    """An Atom entry per public update (and per public incident without one yet)."""
+    data = status.overview(timezone.now())
+    atom = Atom1Feed(
+        title="Firebreak status", link=settings.SITE_URL + reverse("status:page"),
+        description="Public incidents and their updates", language="en",
+        feed_url=settings.SITE_URL + reverse("status:feed"),
+    )  # fmt: skip
+    entries = []
+    for item in [*data["open"], *data["recent"]]:
+        link = _page_url(item)
+        if item.ended_at:
+            entries.append((item.ended_at, f"Resolved: {item.title}", "This incident is resolved.", link, f"{link}#resolved"))
+        for at, body in item.updates:
+            entries.append((at, item.title, body, link, f"{link}#{at.timestamp():.6f}"))
+        entries.append((item.started_at, item.title, f"We are investigating a problem with {item.service}.", link, link))
+    for at, title, body, link, unique in sorted(entries, key=lambda e: e[0], reverse=True)[:50]:
+        atom.add_item(title=title, link=link, description=body, unique_id=unique, updateddate=at, pubdate=at)
+    response = HttpResponse(content_type="application/atom+xml; charset=utf-8")
+    atom.write(response, "utf-8")
+    return _public(request, response)
+
+
+# --- subscriptions: no session, so no CSRF token (the public pages stay cacheable); the
+# double opt-in and the throttles keep the form from mailing anyone who did not ask.
+
+
+def _public_services():
+    return list(Service.objects.filter(is_public=True).order_by("name"))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def subscribe(request):
+    services = _public_services()
+    context = {"services": services, "errors": {}, "email": "", "chosen": set()}
+    if request.method == "GET":
+        return render(request, "status/subscribe.html", context)
+    chosen = {slug for slug in request.POST.getlist("services")}
+    context["email"], context["chosen"] = request.POST.get("email", "")[:254], chosen
+    by_slug = {service.slug: service for service in services}
+    unknown = chosen - set(by_slug)
+    try:
+        if unknown:
+            raise ValidationError({"services": [subscriptions.NOT_PUBLIC]})
+        subscriptions.status_subscribe_request(
+            email=context["email"], services=[by_slug[slug] for slug in sorted(chosen)],
+            client=request.META.get("REMOTE_ADDR", "unknown"),
+        )  # fmt: skip
+    except ValidationError as error:
+        context["errors"] = error.message_dict
+        return render(request, "status/subscribe.html", context, status=400)
+    except subscriptions.Throttled as error:
+        context["errors"] = {"email": [error.message]}
+        return render(request, "status/subscribe.html", context, status=429)
+    return render(request, "status/subscribe.html", {**context, "sent": True})
+
+
+@require_http_methods(["GET", "POST"])
+@csrf_exempt
+def confirm(request, token):
+    """GET asks (mail scanners follow links), POST confirms."""
+    if request.method == "GET":
+        return render(request, "status/confirm.html", {"token": token})
+    try:
+        subscriber = subscriptions.status_subscribe_confirm(token=token)
+    except ValidationError as error:
+        return render(request, "status/confirm.html", {"error": error.message_dict["token"][0]}, status=400)
+    return render(request, "status/confirm.html", {"subscriber": subscriber, "done": True})
+
+
+@csrf_exempt  # one-click unsubscribe (RFC 8058) posts from the mail client, without a session
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    try:
+        subscriber_id = signing.loads(token, salt=notify.STATUS_UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        raise Http404("This unsubscribe link is not valid.") from None
+    subscriber = StatusSubscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        raise Http404("This unsubscribe link is not valid.")
+    done = False
+    if request.method == "POST":
+        subscriptions.status_unsubscribe(subscriber_id=subscriber.pk)
+        done = True
+    return render(request, "status/unsubscribe.html", {"subscriber": subscriber, "done": done})
