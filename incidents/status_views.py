@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
@@ -28,6 +28,13 @@ def _public(request, response):
     return get_conditional_response(request, etag=response["ETag"], response=response)
 
 
+def _render(template, context, status=200):
+    """Render without the request: no context processor runs, so the session (and the
+    signed-in person) is never touched and nothing adds `Vary: Cookie`. These pages are the
+    same for everyone."""
+    return HttpResponse(render_to_string(template, context), status=status)
+
+
 def _page_url(incident):
     return settings.SITE_URL + reverse("status:incident", args=[incident.public_id])
 
@@ -35,7 +42,7 @@ def _page_url(incident):
 @require_GET
 def page(request):
     context = status.overview(timezone.now())
-    return _public(request, render(request, "status/page.html", context))
+    return _public(request, _render("status/page.html", context))
 
 
 @require_GET
@@ -43,7 +50,7 @@ def incident(request, public_id):
     found = status.public_incident(public_id)
     if found is None:
         raise Http404("No such public incident.")
-    return _public(request, render(request, "status/incident.html", {"incident": found}))
+    return _public(request, _render("status/incident.html", {"incident": found}))
 
 
 def _iso(moment):
@@ -119,7 +126,7 @@ def subscribe(request):
     services = _public_services()
     context = {"services": services, "errors": {}, "email": "", "chosen": set()}
     if request.method == "GET":
-        return render(request, "status/subscribe.html", context)
+        return _render("status/subscribe.html", context)
     chosen = {slug for slug in request.POST.getlist("services")}
     context["email"], context["chosen"] = request.POST.get("email", "")[:254], chosen
     by_slug = {service.slug: service for service in services}
@@ -133,11 +140,11 @@ def subscribe(request):
         )  # fmt: skip
     except ValidationError as error:
         context["errors"] = error.message_dict
-        return render(request, "status/subscribe.html", context, status=400)
+        return _render("status/subscribe.html", context, status=400)
     except subscriptions.Throttled as error:
         context["errors"] = {"email": [error.message]}
-        return render(request, "status/subscribe.html", context, status=429)
-    return render(request, "status/subscribe.html", {**context, "sent": True})
+        return _render("status/subscribe.html", context, status=429)
+    return _render("status/subscribe.html", {**context, "sent": True})
 
 
 @require_http_methods(["GET", "POST"])
@@ -145,12 +152,12 @@ def subscribe(request):
 def confirm(request, token):
     """GET asks (mail scanners follow links), POST confirms."""
     if request.method == "GET":
-        return render(request, "status/confirm.html", {"token": token})
+        return _render("status/confirm.html", {"token": token})
     try:
         subscriber = subscriptions.status_subscribe_confirm(token=token)
     except ValidationError as error:
-        return render(request, "status/confirm.html", {"error": error.message_dict["token"][0]}, status=400)
-    return render(request, "status/confirm.html", {"subscriber": subscriber, "done": True})
+        return _render("status/confirm.html", {"error": error.message_dict["token"][0]}, status=400)
+    return _render("status/confirm.html", {"subscriber": subscriber, "done": True})
 
 
 @csrf_exempt  # one-click unsubscribe (RFC 8058) posts from the mail client, without a session
@@ -167,4 +174,4 @@ def unsubscribe(request, token):
     if request.method == "POST":
         subscriptions.status_unsubscribe(subscriber_id=subscriber.pk)
         done = True
-    return render(request, "status/unsubscribe.html", {"subscriber": subscriber, "done": done})
+    return _render("status/unsubscribe.html", {"subscriber": subscriber, "done": done})
