@@ -9,13 +9,16 @@ from incidents.inbound import alerts
 
 @shared_task(name="incidents.tasks.deliver_outbox", ignore_result=True)
 def deliver_outbox():
-    """Kicked after a commit that queued messages, and swept by beat for stragglers and retries."""
+    """Kicked after a commit that queued messages, and swept by beat for stragglers and
+    retries; the sweep also finishes any announcement a lost kick or a dead worker left
+    half expanded (one periodic job for both, so embedded mode's one worker is not crowded)."""
+    fanout.expand_due()
     return delivery.deliver_due()
 
 
 @shared_task(name="incidents.tasks.expand_fanouts", ignore_result=True)
 def expand_fanouts():
-    """Kicked after a commit that posted an announcement, and swept by beat."""
+    """Kicked after a commit that posted an announcement (beat's outbox sweep is the fallback)."""
     return fanout.expand_due()
 
 

@@ -45,7 +45,6 @@ def _schedule(sender, **kwargs):
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "apply-inbound-alerts": {"task": "incidents.tasks.apply_inbound_alerts", "schedule": every, "options": expires},
-        "sweep-fanouts": {"task": "incidents.tasks.expand_fanouts", "schedule": every, "options": expires},
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": every, "options": expires},
         "remind-review-actions": {
             "task": "reporting.tasks.remind_review_actions", "schedule": every, "options": expires,
