@@ -40,13 +40,17 @@ def _schedule(sender, **kwargs):
 
     every = float(settings.SLA_SWEEP_SECONDS)
     expires = {"expires": every * 2}
+    # Reviews and their reminders are due in days, not seconds: a minute is soon enough, and
+    # it keeps embedded mode's single worker free for the sweeps that mark breaches.
+    daily = max(every, 60.0)
+    daily_expires = {"expires": daily * 2}
     sender.conf.beat_schedule = {
         "sweep-timers": {"task": "incidents.tasks.sweep_timers", "schedule": every, "options": expires},
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "apply-inbound-alerts": {"task": "incidents.tasks.apply_inbound_alerts", "schedule": every, "options": expires},
-        "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": every, "options": expires},
+        "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": daily, "options": daily_expires},
         "remind-review-actions": {
-            "task": "reporting.tasks.remind_review_actions", "schedule": every, "options": expires,
+            "task": "reporting.tasks.remind_review_actions", "schedule": daily, "options": daily_expires,
         },
     }

@@ -124,7 +124,10 @@ def test_make_run_path_serves_logs_in_and_delivers_mail(tmp_path):
             row = database.execute("SELECT response_breached FROM incidents_incident WHERE id = ?", (number,)).fetchone()
             return row == (1,)
 
-        _wait_for(breached, 60, "the sweep to mark the breach")
+        try:
+            _wait_for(breached, 120, "the sweep to mark the breach")
+        except AssertionError as exc:  # say what the worker and beat were doing
+            raise AssertionError(f"{exc}\n{(tmp_path / 'runstack.log').read_text()[-4000:]}") from None
         database.close()
     finally:
         stack.send_signal(signal.SIGINT)
