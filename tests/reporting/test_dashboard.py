@@ -151,7 +151,20 @@ def test_dashboard_poll_is_304_until_something_changes(world, client):
     world.incident()
     login(client, world.people[4])
     live = {"HTTP_X_FIREBREAK_LIVE": "1", "HTTP_HX_REQUEST": "true"}
-    first = client.get(PAGE, **live)
-    assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 304
-    world.incident(title="Another")
-    assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 200
+    # The stamp holds the minute (at-risk counts move with the clock): start early in one.
+    with time_machine.travel(timezone.now().replace(second=1) + timedelta(minutes=1), tick=True):
+        first = client.get(PAGE, **live)
+        assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 304
+        world.incident(title="Another")
+        assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 200
+
+
+def test_dashboard_poll_changes_with_the_minute(world, client):
+    world.incident()
+    login(client, world.people[4])
+    live = {"HTTP_X_FIREBREAK_LIVE": "1", "HTTP_HX_REQUEST": "true"}
+    start = timezone.now().replace(second=1) + timedelta(minutes=1)
+    with time_machine.travel(start, tick=False):
+        first = client.get(PAGE, **live)
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 200
