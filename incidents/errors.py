@@ -29,3 +29,19 @@ BULK_NOT_FOUND = "No such incident, or not one you may see."
 PUBLISH_SECURITY = "A security incident goes on the public status page only when level 5 publishes a statement."
 NOT_PUBLIC_SERVICE = "The service {service} is not shown on the public status page."
 NO_SERVICE = "An incident without a service has no place on the public status page."
+# Attachments
+ATTACHMENT_TOO_BIG = "“{name}” is {size}: the limit is {limit} per file."
+INCIDENT_ATTACHMENTS_FULL = (
+    "{reference} already holds {used} of attachments: “{name}” ({size}) would pass the limit of {limit} per incident."
+)
+ATTACHMENT_EMPTY = "“{name}” is empty."
+ATTACHMENT_TYPE = "The content of “{name}” is not a type Firebreak accepts. Allowed: {allowed}."
+ATTACHMENT_LYING_NAME = (
+    "“{name}” is named .{ext} but its content is {kind}: refused. Attach the real file, or name it .{right}."
+)
+ARCHIVE_TOO_BIG = "The archive expands to more than {limit}: refused (it may be a zip bomb)."
+ARCHIVE_TOO_MANY = "The archive holds more than {limit} files: refused."
+ARCHIVE_ENCRYPTED = "The archive is encrypted, so it cannot be checked: refused."
+ARCHIVE_NESTED = "The archive holds another archive ({name}), whose expansion cannot be checked: refused."
+ARCHIVE_CORRUPT = "The {kind} is damaged or uses a method Firebreak cannot read: refused."
+NO_FILE = "Choose a file to attach."

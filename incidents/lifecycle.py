@@ -24,6 +24,7 @@ STATES = {
     "link": frozenset(Status),
     "add-affected": OPEN,
     "comment": OPEN | {Status.RESOLVED},
+    "attach": OPEN | {Status.RESOLVED},
     "confirm": frozenset({Status.RESOLVED}),
     # A monitor resolves what it opened only while nobody has taken it over.
     "source-resolve": frozenset({Status.NEW}),

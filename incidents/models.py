@@ -262,6 +262,8 @@ class TimelineEvent(models.Model):
         SOURCE_REPEATED = "source_repeated"  # the monitor sent the same problem again
         SOURCE_RESOLVED = "source_resolved"  # the monitor says it is over; a person has it
         PUBLISHED = "published"
+        ATTACHED = "attached"  # a file became visible (scanned, if a scanner is set)
+        ATTACHMENT_REJECTED = "attachment_rejected"  # the scanner refused it: internal
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -608,3 +610,47 @@ class InboundAlert(models.Model):
 
     def __str__(self):
         return f"{self.status} {self.source_key} ({self.state})"
+
+
+def attachment_path(instance, filename):
+    """Where an attachment's bytes live in storage: a random key under the incident, never
+    the uploader's file name (which is kept, cleaned, in `name`)."""
+    import uuid
+
+    return f"attachments/{instance.incident_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on an incident, stored through Django's storage API (STORAGES["default"]).
+    Pending until the virus scanner (ATTACHMENT_SCANNER) passes it, if one is set;
+    available, it is listed on the timeline and served to whoever may see the incident;
+    rejected, its bytes are deleted and the reason kept."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the virus scan"
+        AVAILABLE = "available", "Available"
+        REJECTED = "rejected", "Rejected by the virus scan"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200, blank=True)
+    name = models.CharField(max_length=200)  # the uploader's file name, cleaned
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)  # sniffed from the bytes
+    declared_type = models.CharField(max_length=100, blank=True)  # what the sender said: kept, not trusted
+    sha256 = models.CharField(max_length=64)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.WEB)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    rejection = models.TextField(blank=True)  # the scanner's reason
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["incident", "created_at", "id"], name="attachment_incident"),
+            # The scan sweep: pending attachments, oldest first.
+            models.Index(fields=["id"], condition=Q(state="pending"), name="attachment_pending"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} on {self.incident_id} ({self.state})"

@@ -6,7 +6,7 @@ from django.db.models import BooleanField, FloatField, Prefetch, Q, prefetch_rel
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Attachment, Incident, TimelineEvent
 from skills.models import Role
 from skills.policy import incident_visibility, level_of
 
@@ -189,3 +189,26 @@ def delivery_progress(actor, incident):
         return None
     fanouts = list(FanOut.objects.filter(incident=incident).order_by("-created_at", "-pk")[:20])
     return fanout.progress(fanouts)
+
+
+def attachments_for(actor, incident):
+    """The incident's attachments the person may list, oldest first: the available ones
+    for everyone who may see the incident; pending and rejected ones for staff and for
+    whoever uploaded them. One query (the uploader joined)."""
+    attachments = Attachment.objects.filter(incident=incident).select_related("uploaded_by").order_by("created_at", "id")
+    if level_of(actor) is None:
+        attachments = attachments.filter(Q(state=Attachment.State.AVAILABLE) | Q(uploaded_by=actor))
+    return attachments
+
+
+def access_attachment(actor, reference, attachment_id):
+    """An available attachment of an incident the person may see; Http404 otherwise (a
+    pending or rejected one is not served to anyone)."""
+    incident = access_incident(actor, reference, queryset=Incident.objects.filter(incident_visibility(actor).q()))
+    attachment = Attachment.objects.filter(
+        incident=incident, pk=attachment_id, state=Attachment.State.AVAILABLE
+    ).first()
+    if attachment is None:
+        raise Http404("No such attachment.")
+    attachment.incident = incident
+    return attachment

@@ -5,14 +5,18 @@ import logging
 import secrets
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from incidents import durations, engine, errors, lifecycle, notify
+from incidents import durations, engine, errors, lifecycle, notify, uploads
 from incidents.models import (
     AffectedPerson,
+    Attachment,
     Incident,
     IncidentDeadline,
     IncidentLink,
@@ -28,7 +32,7 @@ from procedures.priority import priority_for
 from procedures.routing import route
 from procedures.selectors import priority_matrix, procedure_version_in_force
 from procedures.sla import sla_times, working_seconds_between
-from skills.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden, TooLarge
 from skills.models import Role, Team
 from skills.policy import Action, can, why_not
 
@@ -795,3 +799,138 @@ def incident_source_resolve(*, actor, source_key, note, now=None):
     _save(incident, now)
     _event(incident, actor, Kind.SOURCE_RESOLVED, now, note=note, left_to=_username(incident.assignee))
     return incident, False
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+SCAN_TASK = "incidents.tasks.scan_attachments"
+
+
+def kick_scan():
+    """Ask a worker to scan what is pending (by task name); beat sweeps up if the broker is down."""
+    try:
+        current_app.send_task(SCAN_TASK, retry=False)
+    except Exception:
+        logger.warning("Broker unavailable; the attachment sweep will scan later.")
+
+
+def attachment_add(*, actor, incident, name, content, declared_type="", channel="web", now=None):
+    """Attach a file to an incident, from any entry point (the page, the API, email).
+
+    `content` is bytes or a binary file object (an upload, an email part's payload);
+    `name` the sender's file name and `declared_type` the content type the sender gave
+    (kept for the record, never trusted). The policy (`attach`: staff, or the incident's
+    reporter), the incident's state (open or resolved), the size limits (TooLarge: 413)
+    and the content rules of `incidents.uploads` (ValidationError on "file": 400) decide,
+    and a refusal stores nothing. Without ATTACHMENT_SCANNER the attachment is available
+    at once and on the timeline; with one it waits, pending, until `attachment_scan_next`
+    passes it. Returns the Attachment."""
+    stream, size = uploads.as_stream(content)
+    clean = uploads.clean_name(name)
+    _require(actor, Action.ATTACH, incident)  # refuse before reading the bytes
+    _guard(incident, "attach", "attach a file to")
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if size > limit:
+        raise TooLarge(errors.ATTACHMENT_TOO_BIG.format(
+            name=clean, size=uploads.size_text(size), limit=uploads.size_text(limit)
+        ))  # fmt: skip
+    checked = uploads.check(stream, name=clean, size=size)  # outside the lock: it may expand an archive
+    with transaction.atomic():
+        return _store_attachment(actor, incident, checked, stream, declared_type, channel, now)
+
+
+def _store_attachment(actor, incident, checked, stream, declared_type, channel, now):
+    incident, now = _begin(actor, incident, Action.ATTACH, "attach", "attach a file to", now=now)
+    used = sum(
+        Attachment.objects.filter(incident=incident)
+        .exclude(state=Attachment.State.REJECTED)
+        .values_list("size", flat=True)
+    )
+    limit = settings.ATTACHMENT_MAX_INCIDENT_BYTES
+    if used + checked.size > limit:
+        raise TooLarge(errors.INCIDENT_ATTACHMENTS_FULL.format(
+            reference=incident.reference, used=uploads.size_text(used), name=checked.name,
+            size=uploads.size_text(checked.size), limit=uploads.size_text(limit),
+        ))  # fmt: skip
+    attachment = Attachment(
+        incident=incident, name=checked.name, size=checked.size, content_type=checked.content_type,
+        declared_type=(declared_type or "")[:100], sha256=checked.sha256, channel=channel, uploaded_by=actor,
+        created_at=now,
+    )  # fmt: skip
+    attachment.file.save(checked.name, File(stream), save=False)
+    stored = attachment.file.name
+    try:
+        attachment.save()
+        if settings.ATTACHMENT_SCANNER:
+            transaction.on_commit(kick_scan)
+        else:
+            _release(attachment, incident, None, now)
+    except BaseException:
+        attachment.file.storage.delete(stored)  # a refused attachment leaves no bytes behind
+        raise
+    return attachment
+
+
+def _release(attachment, incident, reason, now):
+    """The scan's verdict (None: clean): available and on the timeline, or rejected with
+    its bytes deleted and the reason on the (internal) timeline."""
+    attachment.scanned_at = now if settings.ATTACHMENT_SCANNER else None
+    if reason is None:
+        attachment.state = Attachment.State.AVAILABLE
+        attachment.save(update_fields=["state", "scanned_at"])
+        _event(
+            incident, attachment.uploaded_by, Kind.ATTACHED, now, public=True, attachment=attachment.pk,
+            name=attachment.name, size=attachment.size, content_type=attachment.content_type,
+            channel=attachment.channel,
+        )  # fmt: skip
+    else:
+        stored, storage = attachment.file.name, attachment.file.storage
+        attachment.state, attachment.rejection, attachment.file = Attachment.State.REJECTED, str(reason)[:2000], ""
+        attachment.save(update_fields=["state", "scanned_at", "rejection", "file"])
+        transaction.on_commit(lambda: storage.delete(stored))
+        _event(incident, None, Kind.ATTACHMENT_REJECTED, now, attachment=attachment.pk, name=attachment.name,
+               reason=attachment.rejection)  # fmt: skip
+    _save(incident, now)
+
+
+def _scanner():
+    path = settings.ATTACHMENT_SCANNER
+    return import_string(path) if path else None
+
+
+@transaction.atomic
+def attachment_scan_next(*, now=None):
+    """Scan the oldest pending attachment (claimed with SKIP LOCKED: two workers never
+    scan one twice) with ATTACHMENT_SCANNER, and record the verdict. Returns the
+    attachment, or None when nothing is pending. A scanner that raises leaves it pending
+    (the sweep tries again) and the error propagates."""
+    attachment = (
+        Attachment.objects.select_for_update(skip_locked=True)
+        .filter(state=Attachment.State.PENDING)
+        .order_by("id")
+        .first()
+    )
+    if attachment is None:
+        return None
+    scanner = _scanner()
+    reason = None
+    if scanner is not None:
+        with attachment.file.open("rb") as handle:
+            reason = scanner(handle, attachment=attachment)
+    now = now or timezone.now()
+    _release(attachment, _lock(attachment.incident), reason, now)
+    return attachment
+
+
+def attachments_scan(*, limit=50, now=None):
+    """Scan up to `limit` pending attachments (the task, and beat's sweep). Returns how many."""
+    done = 0
+    while done < limit:
+        try:
+            if attachment_scan_next(now=now) is None:
+                break
+        except Exception:
+            logger.exception("The virus scanner failed; the attachment stays pending and is tried again.")
+            break
+        done += 1
+    return done

@@ -3,7 +3,7 @@ so a duplicate, late or lost message changes nothing."""
 
 from celery import shared_task
 
-from incidents import delivery, engine, fanout
+from incidents import delivery, engine, fanout, services
 from incidents.inbound import alerts
 
 
@@ -36,3 +36,9 @@ def sweep_deadlines():
 def apply_inbound_alerts():
     """Kicked after a webhook call was accepted, and swept by beat for stragglers."""
     return alerts.apply_pending()
+
+
+@shared_task(name="incidents.tasks.scan_attachments", ignore_result=True)
+def scan_attachments():
+    """Kicked after an attachment was stored (with a scanner set), and swept by beat."""
+    return services.attachments_scan()

@@ -153,8 +153,32 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve from the apps' folders too, so a missing `collectstatic` never breaks a page.
 WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (attachments): local files under MEDIA_ROOT (var/media) by default, or an
+# S3-compatible bucket when S3_BUCKET is set (needs the optional `s3` extra: django-storages
+# and boto3). They are never served from MEDIA_ROOT or the bucket directly: every download
+# goes through Firebreak, which checks who may see the incident.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"  # not routed: see above
+_s3_bucket = env_str("S3_BUCKET", "")
+if _s3_bucket:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _s3_bucket,
+            "endpoint_url": env_url("S3_ENDPOINT_URL", "https://s3.amazonaws.com", schemes={"http", "https"}),
+            "region_name": env_str("S3_REGION", "") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY", "") or None,
+            "location": env_str("S3_PREFIX", ""),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {
         # Compressed, not hashed: a host that forgets `collectstatic` still serves pages.
         "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
@@ -164,6 +188,18 @@ STORAGES = {
 # Request bodies: JSON larger than this is answered 413 before it is parsed.
 MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
+
+# Attachments (incidents.uploads): the one definition of their limits. A multipart body may
+# be up to ATTACHMENT_MAX_BYTES plus the form around it (servicedesk.middleware).
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+ATTACHMENT_MAX_INCIDENT_BYTES = env_int("ATTACHMENT_MAX_INCIDENT_BYTES", 100 * 1024 * 1024, minimum=1024)
+# Archives are expanded (as a stream) to check them: refused past this many bytes or files.
+ATTACHMENT_MAX_EXPANDED_BYTES = env_int("ATTACHMENT_MAX_EXPANDED_BYTES", 100 * 1024 * 1024, minimum=1024)
+ATTACHMENT_MAX_ARCHIVE_MEMBERS = env_int("ATTACHMENT_MAX_ARCHIVE_MEMBERS", 1000, minimum=1)
+# A virus scanner: the dotted path of a callable `scan(file, *, attachment)` that returns
+# None for a clean file or a reason to reject it, and raises when it cannot tell (the
+# attachment stays pending and is tried again). Empty: attachments are available at once.
+ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "")
 
 # Inbound alerts and events: the category when no label rule gives one, and the most
 # alerts one webhook call may carry.

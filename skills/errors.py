@@ -17,3 +17,7 @@ class Conflict(DomainError):
 
 class Forbidden(DomainError):
     """The actor may see the object but not do this (HTTP 403)."""
+
+
+class TooLarge(DomainError):
+    """Over a size limit (HTTP 413)."""

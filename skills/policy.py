@@ -24,6 +24,7 @@ class Action(StrEnum):
     VIEW_CONFIGURATION = "view_configuration"  # categories, services, teams, procedures
     ADD_AFFECTED = "add_affected"  # "this is the same": add a person as affected
     COMMENT = "comment"  # a requester's reply, public on the timeline
+    ATTACH = "attach"  # add a file (its reporter may too)
     # Level 2 Assist
     LINK = "link"  # link related incidents
     ACKNOWLEDGE = "acknowledge"
@@ -71,6 +72,7 @@ LEVELS = {
     Action.VIEW_CONFIGURATION: 1,
     Action.ADD_AFFECTED: 1,
     Action.COMMENT: 1,
+    Action.ATTACH: 1,
     Action.ACKNOWLEDGE: 2,
     Action.LINK: 2,
     Action.ALLOCATE_PERSON: 2,
@@ -122,7 +124,7 @@ NON_STAFF_ACTIONS = {
 }
 # Actions a requester may take on an incident they reported (whatever their role); the
 # service checks the reopening window.
-OWN_INCIDENT_ACTIONS = frozenset({Action.COMMENT, Action.CONFIRM_RESOLUTION})
+OWN_INCIDENT_ACTIONS = frozenset({Action.COMMENT, Action.ATTACH, Action.CONFIRM_RESOLUTION})
 
 
 def level_of(actor):
