@@ -1,6 +1,6 @@
 """Status page benchmark: figures, not pass/fail.
 
-    make bench-status        # or: .venv/bin/python benchmarks/status.py [--incidents 100000] [--services 50]
+    make bench-status        # or: .venv/bin/python benchmarks/status.py [--incidents 1000000] [--services 50]
 
 Builds its own database (firebreak_bench_status, or BENCH_STATUS_DB; made afresh each
 run): the demo organisation, `--services` public services, `--incidents` incidents over
@@ -131,7 +131,7 @@ def measure(path, requests):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
