@@ -3,22 +3,27 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from incidents import services
+from incidents import downloads, services
 from incidents.actions import ACTIONS
 from incidents.filters import IncidentFilter
 from incidents.models import Incident, OutboundMessage
 from incidents.pagination import KeysetPagination
 from incidents.selectors import (
     LIST_RELATED,
+    access_attachment,
     access_incident,
+    attachments_for,
     incident_as_registered,
     incidents_visible_to,
     list_prefetches,
     timeline_for,
 )
 from incidents.serializers import (
+    AttachmentSerializer,
+    AttachmentUploadSerializer,
     DeadlineMetSerializer,
     IncidentCreateSerializer,
     IncidentDetailSerializer,
@@ -140,6 +145,36 @@ class IncidentViewSet(
         incident = self.get_object()
         services.incident_watch(actor=request.user, incident=incident, watching=request.method == "POST")
         return Response(IncidentDetailSerializer(self._reload(incident)).data)
+
+    @extend_schema(methods=["GET"], responses=AttachmentSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: AttachmentSerializer},
+    )  # fmt: skip
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser])
+    def attachments(self, request, reference=None):
+        """GET: the incident's attachments. POST (multipart, the file in `file`): attach a
+        file; 201 with it, `state` pending while a virus scanner is set. 400 for a type
+        that is not allowed, a lying extension or a bad archive; 413 past a size limit."""
+        incident = self.get_object()
+        context = {"request": request, "incident": incident}
+        if request.method == "GET":
+            return Response(AttachmentSerializer(attachments_for(request.user, incident), many=True, context=context).data)
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["file"]
+        attachment = services.attachment_add(
+            actor=request.user, incident=incident, name=upload.name, content=upload,
+            declared_type=upload.content_type or "", channel="api",
+        )  # fmt: skip
+        return Response(AttachmentSerializer(attachment, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)/download",
+            url_name="attachment-download")  # fmt: skip
+    def attachment_download(self, request, reference=None, attachment_id=None):
+        """The file, as a download (`Content-Disposition: attachment`, `nosniff`)."""
+        return downloads.attachment_response(access_attachment(request.user, reference, int(attachment_id)))
 
 
 for _spec in ACTIONS.values():

@@ -2,8 +2,15 @@ from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from incidents import clocks
-from incidents.models import Incident, IncidentDeadline, IncidentTask, Level, TimelineEvent
+from incidents import clocks, errors
+from incidents.models import (
+    Attachment,
+    Incident,
+    IncidentDeadline,
+    IncidentTask,
+    Level,
+    TimelineEvent,
+)
 from procedures.models import Category, Service
 from procedures.serializers import IncidentSampleSerializer
 from skills.models import Person, Role, Team
@@ -244,3 +251,31 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
 
     def get_incident(self, message) -> str | None:
         return f"INC-{message.incident_id:06d}" if message.incident_id else None
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    """An attachment as listed: `download_url` only once it is available (scanned)."""
+
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "size", "content_type", "declared_type", "sha256", "state", "rejection", "channel",
+                  "uploaded_by", "created_at", "scanned_at", "download_url"]  # fmt: skip
+
+    def get_download_url(self, attachment) -> str | None:
+        if attachment.state != Attachment.State.AVAILABLE:
+            return None
+        from django.urls import reverse
+
+        incident = self.context.get("incident") or attachment.incident
+        url = reverse("incident-attachment-download", args=[incident.reference, attachment.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    """`file`: the file (multipart/form-data)."""
+
+    file = serializers.FileField(allow_empty_file=True, error_messages={"required": errors.NO_FILE})

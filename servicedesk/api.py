@@ -11,7 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from skills.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden, TooLarge
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -45,6 +45,8 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, Forbidden):
         return Response({"detail": exc.message}, status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, TooLarge):
+        return Response({"detail": exc.message}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             detail = {field: [m for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}

@@ -2,12 +2,23 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
+
+# Room for the form around an attached file in a multipart body.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def is_attachment_upload(request):
+    return request.method == "POST" and request.path.endswith("/attachments/") and (
+        request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data")
+    )
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 for a request body over MAX_JSON_BODY_BYTES before anything reads it."""
+    """Answer 413 for a request body over MAX_JSON_BODY_BYTES before anything reads it; a
+    file sent to an `/attachments/` URL may be ATTACHMENT_MAX_BYTES (and its form)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -17,12 +28,34 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
-        if length > settings.MAX_JSON_BODY_BYTES:
+        if is_attachment_upload(request):
+            if length > settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
+                return _file_too_large(request)
+        elif length > settings.MAX_JSON_BODY_BYTES:
             return JsonResponse(
                 {"detail": f"Request body too large: the limit is {settings.MAX_JSON_BODY_BYTES} bytes."},
                 status=413,
             )
         return self.get_response(request)
+
+
+def _file_too_large(request):
+    """The API's JSON; a page for the browser, or for htmx the message where the upload
+    form shows its errors."""
+    from incidents.uploads import size_text
+
+    message = f"The file is too large: the limit is {size_text(settings.ATTACHMENT_MAX_BYTES)} per file."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message}, status=413)
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(f'<p class="message message-error">{escape(message)}</p>', status=413)
+        response["HX-Retarget"] = "#attach-error"
+        response["HX-Reswap"] = "innerHTML"
+        return response
+    back = request.path.removesuffix("attachments/")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "/"
+    return render(request, "413.html", {"message": message, "back": back}, status=413)
 
 
 class HtmxLoginRedirectMiddleware:
