@@ -17,16 +17,16 @@ HTML = b"<!doctype html><script>alert(1)</script>"
 
 
 def zipped(members, *, compression=zipfile.ZIP_DEFLATED):
-    """A zip of {name: bytes}."""
+    """A zip of {name: bytes}, the same bytes every time (a fixed date)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 3, 2, 9, 0, 0)), data, compress_type=compression)
     return buffer.getvalue()
 
 
 def gzipped(data):
-    return gzip.compress(data)
+    return gzip.compress(data, mtime=0)  # the same bytes every time
 
 
 def docx():

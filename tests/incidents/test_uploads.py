@@ -27,23 +27,23 @@ def refusal(data, name):
     return caught.value.message_dict["file"][0]
 
 
-@pytest.mark.parametrize(
-    ("data", "name", "content_type"),
-    [
-        (PNG, "screen.png", "image/png"),
-        (JPEG, "photo.JPG", "image/jpeg"),
-        (b"GIF89a" + b"\x00" * 10, "anim.gif", "image/gif"),
-        (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "pic.webp", "image/webp"),
-        (PDF, "report.pdf", "application/pdf"),
-        (TEXT, "relay.log", "text/plain"),
-        (b"name,count\nmail,3\n", "counts.csv", "text/plain"),
-        ("Größe: 3 — ok\n".encode(), "notes.txt", "text/plain"),
-        (zipped({"a.log": TEXT}), "logs.zip", "application/zip"),
-        (gzipped(TEXT), "relay.log.gz", "application/gzip"),
-        (docx(), "minutes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        (PNG, "no-extension", "image/png"),
-    ],
-)
+SNIFFED = [
+    (PNG, "screen.png", "image/png"),
+    (JPEG, "photo.JPG", "image/jpeg"),
+    (b"GIF89a" + b"\x00" * 10, "anim.gif", "image/gif"),
+    (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "pic.webp", "image/webp"),
+    (PDF, "report.pdf", "application/pdf"),
+    (TEXT, "relay.log", "text/plain"),
+    (b"name,count\nmail,3\n", "counts.csv", "text/plain"),
+    ("Größe: 3 — ok\n".encode(), "notes.txt", "text/plain"),
+    (zipped({"a.log": TEXT}), "logs.zip", "application/zip"),
+    (gzipped(TEXT), "relay.log.gz", "application/gzip"),
+    (docx(), "minutes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (PNG, "no-extension", "image/png"),
+]
+
+
+@pytest.mark.parametrize(("data", "name", "content_type"), SNIFFED, ids=[name for _, name, _ in SNIFFED])
 def test_the_type_is_sniffed_from_the_bytes(data, name, content_type):
     checked = check(data, name)
     assert checked.content_type == content_type
