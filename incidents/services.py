@@ -34,7 +34,7 @@ from procedures.selectors import priority_matrix, procedure_version_in_force
 from procedures.sla import sla_times, working_seconds_between
 from skills.errors import Conflict, Forbidden, TooLarge
 from skills.models import Role, Team
-from skills.policy import Action, can, why_not
+from skills.policy import Action, can, may_write, why_not
 
 logger = logging.getLogger(__name__)
 Kind = TimelineEvent.Kind
@@ -637,7 +637,7 @@ def incident_publish(*, actor, incident, public, public_title="", now=None):
     now = now or timezone.now()
     incident = _lock(incident)
     _guard(incident, "publish")
-    if incident.comms_lead_id != actor.pk or not can(actor, Action.VIEW, incident):
+    if incident.comms_lead_id != actor.pk or not can(actor, Action.VIEW, incident) or not may_write(actor):
         _require(actor, Action.PUBLISH_STATUS, incident)
     if public and incident.is_security and not can(actor, Action.DECLARE_MAJOR, incident):
         raise Forbidden(errors.PUBLISH_SECURITY)
@@ -673,7 +673,7 @@ def incident_watch(*, actor, incident, watching=True, now=None):
     """Follow (or stop following) an incident's public progress."""
     now = now or timezone.now()
     incident = _lock(incident)
-    _require(actor, Action.VIEW, incident)
+    _require(actor, Action.WATCH, incident)
     if watching:
         _, created = Watcher.objects.get_or_create(incident=incident, person=actor)
     else:

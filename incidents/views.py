@@ -358,7 +358,7 @@ def _allowed(person, incident):
         ("complete_task", Action.COMPLETE_TASK),
         ("record_deadline", Action.RECORD_DEADLINE),
         ("override_checklist", Action.OVERRIDE_CHECKLIST),
-        ("watch", Action.VIEW),
+        ("watch", Action.WATCH),
         ("edit", Action.EDIT),
     ):
         allowed[name] = can(person, policy, incident)

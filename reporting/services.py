@@ -13,7 +13,7 @@ from incidents.models import Incident, TimelineEvent
 from reporting.models import Review, ReviewAction
 from skills.errors import Conflict, Forbidden
 from skills.models import Role
-from skills.policy import Action, can, can_see_incident, why_not
+from skills.policy import Action, can, can_see_incident, may_write, why_not
 
 REVIEW_WITHIN = timedelta(days=5)
 BATCH = 200
@@ -136,6 +136,8 @@ def review_action_done(*, actor, action, now=None):
     now = now or timezone.now()
     action = ReviewAction.objects.select_for_update(of=("self",)).select_related("review__incident", "owner").get(pk=action.pk)
     incident = action.review.incident
+    if not may_write(actor):
+        raise Forbidden(why_not(actor, Action.LEAD_REVIEW, incident))
     if not can(actor, Action.VIEW, incident) or (actor.pk != action.owner_id and not can(actor, Action.LEAD_REVIEW, incident)):
         raise Forbidden(NOT_YOURS.format(owner=action.owner.username))
     if action.done_at is not None:

@@ -25,6 +25,7 @@ class Action(StrEnum):
     ADD_AFFECTED = "add_affected"  # "this is the same": add a person as affected
     COMMENT = "comment"  # a requester's reply, public on the timeline
     ATTACH = "attach"  # add a file (its reporter may too)
+    WATCH = "watch"  # follow (or stop following) an incident's public progress
     # Level 2 Assist
     LINK = "link"  # link related incidents
     ACKNOWLEDGE = "acknowledge"
@@ -73,6 +74,7 @@ LEVELS = {
     Action.ADD_AFFECTED: 1,
     Action.COMMENT: 1,
     Action.ATTACH: 1,
+    Action.WATCH: 1,
     Action.ACKNOWLEDGE: 2,
     Action.LINK: 2,
     Action.ALLOCATE_PERSON: 2,
@@ -109,7 +111,8 @@ LEVELS = {
 # token, not a person's, speaks for a monitor).
 INTEGRATION_ONLY = frozenset({Action.INGEST})
 
-# Actions that only read: a read-only API token may still do these.
+# Actions that only read: a read-only API token may still do these, and nothing else
+# (watching, however small, is a write).
 READ_ACTIONS = frozenset(
     {
         Action.VIEW, Action.VIEW_CONFIGURATION, Action.MONITOR_QUEUES, Action.VIEW_OUTBOX, Action.VIEW_METRICS,
@@ -118,9 +121,9 @@ READ_ACTIONS = frozenset(
 )
 # Actions people without an SFIA level may take: reporters report, integrations send alerts.
 NON_STAFF_ACTIONS = {
-    Role.REPORTER: frozenset({Action.VIEW, Action.REGISTER, Action.ADD_AFFECTED}),
-    Role.INTEGRATION: frozenset({Action.VIEW, Action.REGISTER, Action.INGEST}),
-    Role.STAKEHOLDER: frozenset({Action.VIEW}),
+    Role.REPORTER: frozenset({Action.VIEW, Action.WATCH, Action.REGISTER, Action.ADD_AFFECTED}),
+    Role.INTEGRATION: frozenset({Action.VIEW, Action.WATCH, Action.REGISTER, Action.INGEST}),
+    Role.STAKEHOLDER: frozenset({Action.VIEW, Action.WATCH}),
 }
 # Actions a requester may take on an incident they reported (whatever their role); the
 # service checks the reopening window.
@@ -218,13 +221,23 @@ def can_see_incident(actor, incident):
     return incident_visibility(actor).allows(incident)
 
 
+def is_read_only(actor):
+    """Does `actor` act through a read-only API token? Such a person may only read."""
+    return getattr(actor, "token_scope", None) == "read"
+
+
+def may_write(actor):
+    """May `actor` change anything at all (rules that depend on who one is, such as a
+    review action's owner or an incident's communications lead, ask this as well)."""
+    return actor is not None and actor.is_authenticated and actor.is_active and not is_read_only(actor)
+
+
 def can(actor, action, obj=None):
     """May `actor` do `action` (to `obj`, when given)? The one answer for every caller."""
     action = Action(action)
     if actor is None or not actor.is_authenticated or not actor.is_active:
         return False
-    scope = getattr(actor, "token_scope", None)
-    if scope == "read" and action not in READ_ACTIONS:
+    if is_read_only(actor) and action not in READ_ACTIONS:
         return False
     if obj is not None and _is_incident(obj) and not can_see_incident(actor, obj):
         return False
@@ -243,7 +256,7 @@ def why_not(actor, action, obj=None):
     """A sentence for a 403 that names the refused action."""
     action = Action(action)
     label = action.value.replace("_", " ")
-    if getattr(actor, "token_scope", None) == "read" and action not in READ_ACTIONS:
+    if is_read_only(actor) and action not in READ_ACTIONS:
         return f"You may not {label}: this API token is read-only."
     if action in INTEGRATION_ONLY:
         return f"You may not {label}: only integration accounts may."
