@@ -521,18 +521,35 @@ def incident_meet_deadline(*, actor, incident, deadline_id, note="", now=None):
 
 @transaction.atomic
 def incident_reopen(*, actor, incident, reason, now=None):
+    """Back to work. Its assignee takes it up again; with nobody assigned, the person who
+    reopens it takes it if assign would let them take it (allowed to allocate to a person,
+    active staff in its team), else it goes back to its team's queue."""
     incident, now = _begin(actor, incident, Action.REOPEN, "reopen", now=now)
     fields = ["status", "resolved_at", *durations.reopened(incident)]
-    incident.status, incident.resolved_at = Status.IN_PROGRESS, None
+    incident.resolved_at = None
     if incident.is_public:
         incident.public_ended_at = None
         fields.append("public_ended_at")
-    if incident.assignee_id is None:
+    taken = incident.assignee_id is None and _may_be_assigned(actor, actor, incident)
+    if taken:
         incident.assignee = actor
         fields.append("assignee")
+    incident.status = Status.IN_PROGRESS if incident.assignee_id else Status.NEW
     _save(incident, now, *fields)
-    _event(incident, actor, Kind.REOPENED, now, public=True, reason=reason)
+    _event(incident, actor, Kind.REOPENED, now, public=True, reason=reason,
+           **({"assignee": actor.username} if taken else {}))  # fmt: skip
     return incident
+
+
+def _may_be_assigned(actor, assignee, incident):
+    """Would `incident_assign` let `actor` give `incident` (in its own team) to `assignee`?"""
+    if not can(actor, Action.ALLOCATE_PERSON, incident):
+        return False
+    try:
+        _validate_assignee(assignee, incident.team)
+    except ValidationError:
+        return False
+    return True
 
 
 def _reopen_window(incident, now):
