@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 
+from incidents.delivery import retry_failed
 from incidents.models import (
     Incident,
     OutboundMessage,
@@ -8,7 +8,9 @@ from incidents.models import (
     TimelineEvent,
     WebhookSubscription,
 )
+from incidents.presenters import message_address, message_error, sees_webhook_urls
 from incidents.selectors import LIST_RELATED, incidents_visible_to
+from skills.errors import Forbidden
 from skills.policy import Action
 from skills.policy_admin import PolicyAdmin
 
@@ -51,13 +53,8 @@ class OutboundMessageAdmin(PolicyAdmin):
 
     view_action = Action.VIEW_OUTBOX
     change_action = None
-    list_display = ["created_at", "channel", "to", "subject", "state", "attempts", "next_attempt_at", "sent_at"]
     list_filter = ["state", "channel"]
     search_fields = ["to", "subject"]
-    readonly_fields = [
-        "incident", "channel", "to", "subject", "body", "html", "headers", "dedupe_key", "state",
-        "attempts", "next_attempt_at", "last_error", "created_at", "sent_at",
-    ]  # fmt: skip
     actions = ["retry"]
     show_full_result_count = False
 
@@ -67,12 +64,54 @@ class OutboundMessageAdmin(PolicyAdmin):
         queryset = super().get_queryset(request)
         return queryset.filter(incident__in=visible) | queryset.filter(incident__isnull=True)
 
-    @admin.action(description="Try again now")
+    def _shown(self, request):
+        """The address and the last error as this person may see them (webhook addresses
+        masked below level 5), as columns made for this request."""
+        shows = sees_webhook_urls(request.user)
+
+        def to(message):
+            return message_address(message, shows)
+
+        def last_error(message):
+            return message_error(message, shows)
+
+        return to, last_error
+
+    def get_list_display(self, request):
+        to, _ = self._shown(request)
+        return ["created_at", "channel", to, "subject", "state", "attempts", "next_attempt_at", "sent_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        to, last_error = self._shown(request)
+        return [
+            "incident", "channel", to, "subject", "body", "html", "headers", "dedupe_key", "state",
+            "attempts", "next_attempt_at", last_error, "created_at", "sent_at",
+        ]  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
+
+    def get_search_results(self, request, queryset, search_term):
+        # Below level 5 a search never looks into webhook addresses (it would spell out
+        # their secrets a character at a time): webhook messages match by subject only.
+        if sees_webhook_urls(request.user) or not search_term:
+            return super().get_search_results(request, queryset, search_term)
+        emails = queryset.exclude(channel=OutboundMessage.Channel.WEBHOOK)
+        found, duplicates = super().get_search_results(request, emails, search_term)
+        hooks = queryset.filter(channel=OutboundMessage.Channel.WEBHOOK, subject__icontains=search_term)
+        return found | hooks, duplicates
+
+    @admin.action(description="Try again now (failed messages)")
     def retry(self, request, queryset):
-        count = queryset.exclude(state=OutboundMessage.State.SENT).update(
-            state=OutboundMessage.State.PENDING, next_attempt_at=timezone.now(), attempts=0
-        )
-        messages.success(request, f"{count} message(s) will be tried again.")
+        chosen = list(queryset.only("pk"))
+        try:
+            count = retry_failed(actor=request.user, messages=chosen)
+        except Forbidden as exc:
+            messages.error(request, exc.message)
+            return
+        skipped = len(chosen) - count
+        note = f" {skipped} not failed (sent, or waiting their turn) left as they are." if skipped else ""
+        messages.success(request, f"{count} failed message(s) will be tried again.{note}")
 
 
 @admin.register(ServiceSubscription)
@@ -87,7 +126,7 @@ class ServiceSubscriptionAdmin(PolicyAdmin):
     def save_through_service(self, request, obj, values):
         from incidents.subscriptions import subscription_save
 
-        subscription_save(actor=request.user, subscription=obj, **values)
+        return subscription_save(actor=request.user, subscription=obj, **values)
 
 
 @admin.register(WebhookSubscription)
@@ -102,4 +141,4 @@ class WebhookSubscriptionAdmin(PolicyAdmin):
     def save_through_service(self, request, obj, values):
         from incidents.subscriptions import webhook_save
 
-        webhook_save(actor=request.user, webhook=obj, **values)
+        return webhook_save(actor=request.user, webhook=obj, **values)

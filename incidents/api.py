@@ -191,6 +191,11 @@ class OutboxViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     ordering_fields = ("created_at",)
     default_ordering = "-created_at"
 
+    def get_serializer_context(self):
+        from incidents.presenters import sees_webhook_urls
+
+        return {**super().get_serializer_context(), "shows_webhooks": sees_webhook_urls(self.request.user)}
+
     def get_queryset(self):
         from django.db.models import Q
 

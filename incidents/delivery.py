@@ -10,16 +10,15 @@ import hashlib
 import hmac
 import logging
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from incidents import egress, outbox
 from incidents.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -70,10 +69,9 @@ def sign(secret, timestamp, body):
 
 def _post_webhook(message):
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - the URL is validated http(s) on the subscription
+    status = egress.post(
         message.to,
-        data=message.body.encode(),
-        method="POST",
+        body=message.body.encode(),
         headers={
             "Content-Type": "application/json",
             "User-Agent": "Firebreak-Webhook/1",
@@ -82,14 +80,15 @@ def _post_webhook(message):
             "X-Firebreak-Timestamp": timestamp,
             "X-Firebreak-Signature": "sha256=" + sign(message.webhook.secret, timestamp, message.body),
         },
+        timeout=10,
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        if not 200 <= response.status < 300:
-            raise RuntimeError(f"HTTP {response.status}")
+    if not 200 <= status < 300:
+        raise RuntimeError(f"HTTP {status}")
 
 
 def _failed(message, exc, now):
-    final = message.attempts >= MAX_ATTEMPTS
+    # An address Firebreak does not send to stays one: no point in trying it again.
+    final = message.attempts >= MAX_ATTEMPTS or isinstance(exc, egress.RefusedAddress)
     OutboundMessage.objects.filter(pk=message.pk, attempts=message.attempts).update(
         state=State.FAILED if final else State.PENDING,
         next_attempt_at=now + backoff(message.attempts),
@@ -147,6 +146,32 @@ def deliver_batch(messages, now):
         if mailer is not None:
             mailer.close()
     return sent
+
+
+def retry_failed(*, actor, messages, now=None):
+    """Try messages that failed for good once more (the admin's "Try again now"). Only
+    failed ones: a pending message may be in a worker's hands, and its claim is a
+    compare-and-set on `attempts`, which therefore never goes down. A retried message
+    gets one more attempt (then fails again, or is sent). Returns how many."""
+    from incidents.selectors import incidents_visible_to
+    from skills.errors import Forbidden
+    from skills.policy import Action, can, why_not
+
+    if not can(actor, Action.RETRY_DELIVERY):
+        raise Forbidden(why_not(actor, Action.RETRY_DELIVERY))
+    now = now or timezone.now()
+    ids = [message.pk for message in messages]
+    visible = incidents_visible_to(actor).values("pk")
+    with transaction.atomic():
+        count = (
+            OutboundMessage.objects.filter(pk__in=ids, state=State.FAILED)
+            .filter(Q(incident__isnull=True) | Q(incident__in=visible))
+            .update(state=State.PENDING, next_attempt_at=now)
+        )
+        if count:
+            logger.info("%s asked for %s failed message(s) to be tried again", actor.username, count)
+            transaction.on_commit(outbox.kick_delivery)
+    return count
 
 
 def deliver_due(now=None, *, batch=BATCH, budget_seconds=45):

@@ -553,6 +553,8 @@ class OutboundMessage(models.Model):
         ]
 
     def __str__(self):
+        if self.channel == self.Channel.WEBHOOK:  # its address may carry a secret
+            return f"webhook {self.webhook_id}: {self.subject}"
         return f"{self.channel} to {self.to}: {self.subject}"
 
 

@@ -2,12 +2,15 @@
 and the escalation policy's rows. Pure: each reads what it is given and runs at most the
 query it names."""
 
+from urllib.parse import urlsplit
+
 from django.utils.dateparse import parse_datetime
 
 from incidents import clocks, engine
 from incidents.models import ACTIVE_STATUSES
 from procedures import escalation
 from procedures.routing import DEFAULT_RULE
+from skills.policy import Action, can
 
 
 def clock_marks(incident, now):
@@ -130,3 +133,32 @@ def public_rows(events):
         label = PLAIN_EVENTS.get(event.kind, event.kind.replace("_", " ").capitalize())
         rows.append({"event": event, "label": label, "body": body})
     return rows
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+
+def mask_url(url):
+    """A webhook's address with only its scheme and host left: its path and query often
+    carry a secret (a chat tool's token)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…"
+
+
+def sees_webhook_urls(actor):
+    """Webhooks are level 5 configuration (`set_policy`): below that, their addresses show masked."""
+    return can(actor, Action.SET_POLICY)
+
+
+def message_address(message, shows_webhooks):
+    """Where an outbox message goes, as this reader may see it."""
+    if message.channel == "webhook" and not shows_webhooks:
+        return mask_url(message.to)
+    return message.to
+
+
+def message_error(message, shows_webhooks):
+    """The message's last error, with a webhook's address masked where the reader may not see it."""
+    if message.channel == "webhook" and not shows_webhooks and message.to and message.to in message.last_error:
+        return message.last_error.replace(message.to, mask_url(message.to))
+    return message.last_error

@@ -240,7 +240,12 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 
 
 class OutboundMessageSerializer(serializers.ModelSerializer):
+    """`to` and `last_error` mask a webhook's address below level 5 (the view passes
+    `shows_webhooks` in the context: `incidents.presenters.sees_webhook_urls`)."""
+
     incident = serializers.SerializerMethodField()
+    to = serializers.SerializerMethodField()
+    last_error = serializers.SerializerMethodField()
 
     class Meta:
         from incidents.models import OutboundMessage
@@ -252,6 +257,15 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
     def get_incident(self, message) -> str | None:
         return f"INC-{message.incident_id:06d}" if message.incident_id else None
 
+    def get_to(self, message) -> str:
+        from incidents.presenters import message_address
+
+        return message_address(message, self.context.get("shows_webhooks", False))
+
+    def get_last_error(self, message) -> str:
+        from incidents.presenters import message_error
+
+        return message_error(message, self.context.get("shows_webhooks", False))
 
 class AttachmentSerializer(serializers.ModelSerializer):
     """An attachment as listed: `download_url` only once it is available (scanned)."""

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from incidents import egress
 from incidents.models import ServiceSubscription, StatusSubscriber, WebhookSubscription
 from incidents.notify import STATUS_CONFIRM_SALT as CONFIRM_SALT
 from procedures.models import Service
@@ -51,7 +52,11 @@ def subscribe_many(*, actor, service, emails, optional=True, now=None):
 
 
 def webhook_save(*, actor, webhook=None, **values):
+    """Create or change an outbound webhook (level 5). Its address must be http(s) and, unless
+    WEBHOOK_ALLOW_PRIVATE, public (`incidents.egress`); delivery checks it again."""
     _require(actor, Action.SET_POLICY)
+    if webhook is None or "url" in values:
+        egress.check_url(values.get("url", ""))
     defaults = {"created_at": timezone.now(), "secret": secrets.token_urlsafe(32)}
     return config_save(WebhookSubscription, instance=webhook, values=values, defaults=defaults)
 

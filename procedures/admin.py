@@ -23,7 +23,7 @@ class CategoryAdmin(PolicyAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def save_through_service(self, request, obj, values):
-        services.category_save(actor=request.user, category=obj, **values)
+        return services.category_save(actor=request.user, category=obj, **values)
 
 
 @admin.register(Service)
@@ -34,7 +34,7 @@ class ServiceAdmin(PolicyAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def save_through_service(self, request, obj, values):
-        services.service_save(actor=request.user, service=obj, **values)
+        return services.service_save(actor=request.user, service=obj, **values)
 
 
 @admin.register(Calendar)
@@ -43,7 +43,7 @@ class CalendarAdmin(PolicyAdmin):
     list_display = ["name", "slug", "timezone", "around_the_clock"]
 
     def save_through_service(self, request, obj, values):
-        services.calendar_save(actor=request.user, calendar=obj, **values)
+        return services.calendar_save(actor=request.user, calendar=obj, **values)
 
 
 class ChangeInline(admin.TabularInline):
@@ -122,7 +122,7 @@ class ProcedureVersionAdmin(PolicyAdmin):
         return ["procedure", "number", "state"]
 
     def save_through_service(self, request, obj, values):
-        services.procedure_edit(actor=request.user, procedure=obj.procedure, **values)
+        return services.procedure_edit(actor=request.user, procedure=obj.procedure, **values)
 
 
 @admin.register(PriorityMatrix)

@@ -268,6 +268,9 @@ OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3
 # How long a web process trusts an API token it found live (0: look it up on every request):
 # the bound on how long a revoked token keeps working in other processes.
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maximum=300)
+# Outbound webhooks may go to loopback, link-local and private addresses only when true
+# (incidents.egress): a chat server on the desk's own network; the tests' local receivers.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # How many recipients a worker adds to an announcement per transaction (incidents.fanout).
 FANOUT_BATCH_SIZE = env_int("FANOUT_BATCH_SIZE", 1000, minimum=10, maximum=10000)
 

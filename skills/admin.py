@@ -38,7 +38,7 @@ class TeamAdmin(PolicyAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
     def save_through_service(self, request, obj, values):
-        services.team_save(actor=request.user, team=obj, **values)
+        return services.team_save(actor=request.user, team=obj, **values)
 
 
 @admin.register(ApiToken)

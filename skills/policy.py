@@ -52,6 +52,7 @@ class Action(StrEnum):
     DRAFT_PROCEDURE = "draft_procedure"
     MANAGE_CONFIGURATION = "manage_configuration"
     VIEW_OUTBOX = "view_outbox"
+    RETRY_DELIVERY = "retry_delivery"  # try a message that failed for good once more
     OVERRIDE_CHECKLIST = "override_checklist"
     VIEW_METRICS = "view_metrics"  # the metrics of one's own teams (level 5: of everyone)
     # Level 5 Ensure, advise
@@ -98,6 +99,7 @@ LEVELS = {
     Action.DRAFT_PROCEDURE: 4,
     Action.MANAGE_CONFIGURATION: 4,
     Action.VIEW_OUTBOX: 4,
+    Action.RETRY_DELIVERY: 4,
     Action.OVERRIDE_CHECKLIST: 4,
     Action.VIEW_METRICS: 4,
     Action.PUBLISH_PROCEDURE: 5,

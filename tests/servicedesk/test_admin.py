@@ -60,3 +60,26 @@ def test_add_person_command(world):
         call_command("add_person", "omar", "--level", "2", "--team", "nowhere")
     with pytest.raises(CommandError, match="SFIA level"):
         call_command("add_person", "omar")
+
+
+def test_a_refusal_by_the_service_shows_on_the_form_and_keeps_the_input(world, client):
+    """PolicyAdmin asks the service in the form's clean step (issue 7, item 12): the error
+    shows beside the form, the input stays, and nothing claims it was saved."""
+    team = world.apps
+    client.force_login(world.person(4, is_staff=True))
+    form = {"name": "Apps renamed", "slug": team.slug, "email": "apps@example.com", "is_security": "on"}
+    answer = client.post(f"/admin/skills/team/{team.pk}/change/", form)
+    page = answer.content.decode()
+    assert answer.status_code == 200 and "SFIA level 5" in page
+    assert 'value="Apps renamed"' in page and "changed successfully" not in page
+    team.refresh_from_db()
+    assert team.name != "Apps renamed" and not team.is_security
+
+
+def test_adding_through_the_admin_lands_on_the_new_row(world, client):
+    client.force_login(world.person(4, is_staff=True))
+    answer = client.post("/admin/skills/team/add/", {"name": "Network", "slug": "network", "email": ""}, follow=True)
+    from skills.models import Team
+
+    team = Team.objects.get(slug="network")
+    assert "was added successfully" in answer.content.decode() and f"/admin/skills/team/{team.pk}/change/" in answer.content.decode()
