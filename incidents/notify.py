@@ -13,6 +13,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
@@ -21,7 +22,7 @@ from incidents import outbox
 from incidents.models import FanOut, OutboundMessage, ServiceSubscription, WebhookSubscription
 from procedures import escalation
 from skills.models import Person
-from skills.policy import can_see_incident
+from skills.policy import people_who_may_see
 
 logger = logging.getLogger(__name__)
 UNSUBSCRIBE_SALT = "firebreak.unsubscribe"
@@ -270,8 +271,15 @@ def _recipients(people):
 def reporter_and_watchers(incident):
     if incident.is_security:
         return []  # reporters and watchers outside the response team never hear of it
-    people = [incident.reporter, *Person.objects.filter(watching__incident=incident, is_active=True)]
-    return [Recipient(p.email) for p in people if p.email and can_see_incident(p, incident)]
+    # One query, whatever the audience: who may see it is asked in SQL, not per person.
+    people = (
+        Person.objects.filter(Q(pk=incident.reporter_id) | Q(watching__incident=incident))
+        .filter(people_who_may_see(incident))
+        .exclude(email="")
+        .distinct()
+        .values_list("pk", "email")
+    )
+    return [Recipient(email) for _, email in sorted(people, key=lambda row: (row[0] != incident.reporter_id, row[0]))]
 
 
 def service_stakeholders(incident, *, subscribers):
