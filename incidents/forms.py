@@ -15,7 +15,7 @@ def _staff():
 
 
 def _reason(label="Reason"):
-    return forms.CharField(label=label, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    return forms.CharField(label=label, max_length=limits.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
 
 
 # --- the queue --------------------------------------------------------------------------
@@ -168,11 +168,12 @@ class IncidentRegisterForm(forms.ModelForm):
     )
     registration_key = forms.UUIDField(required=False, widget=forms.HiddenInput)
     link_to = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
+    title = forms.CharField(max_length=limits.TITLE_MAX)
+    description = forms.CharField(required=False, max_length=limits.TEXT_MAX, widget=forms.Textarea(attrs={"rows": 6}))
 
     class Meta:
         model = Incident
         fields = ["title", "description", "category", "service", "impact", "urgency", "reporter"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 6})}
         help_texts = {
             "impact": "How widely it is felt: 1 many people or a critical service, 3 one person.",
             "urgency": "How soon it hurts: 1 now, 3 it can wait.",
@@ -258,7 +259,7 @@ class CloseForm(forms.Form):
     mandatory tasks are open and the person may override the checklist."""
 
     override_reason = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False, max_length=limits.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}),
         label="Override reason",
         help_text="Mandatory tasks are still open (see the checklist). To close anyway, say why: "
                   "the reason and the open tasks go on the timeline.",
@@ -304,7 +305,7 @@ class DeclareMajorForm(ReasonForm):
 
 class DeadlineMetForm(forms.Form):
     note = forms.CharField(
-        required=False, max_length=2000, label="Note", widget=forms.Textarea(attrs={"rows": 2}),
+        required=False, max_length=limits.REASON_MAX, label="Note", widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Optional: who was told, a case number.",
     )  # fmt: skip
 
@@ -333,15 +334,15 @@ class EscalateForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution_code = forms.CharField(
-        max_length=40,
+        max_length=limits.RESOLUTION_CODE_MAX,
         label="Resolution code",
         widget=forms.TextInput(attrs={"list": "resolution-codes"}),
     )
     resolution_notes = forms.CharField(
-        max_length=20000, label="What was done", widget=forms.Textarea(attrs={"rows": 3})
+        max_length=limits.TEXT_MAX, label="What was done", widget=forms.Textarea(attrs={"rows": 3})
     )
     cause = forms.CharField(
-        max_length=20000, required=False, label="Cause (if known)", widget=forms.Textarea(attrs={"rows": 2})
+        max_length=limits.TEXT_MAX, required=False, label="Cause (if known)", widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
@@ -401,7 +402,7 @@ class IncidentEditForm(forms.Form):
 
 
 class BodyForm(forms.Form):
-    body = forms.CharField(max_length=20000, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(max_length=limits.TEXT_MAX, strip=False, widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean_body(self):
         body = self.cleaned_data["body"]
@@ -539,6 +540,6 @@ class PublishForm(forms.Form):
 
     public = forms.BooleanField(required=False, label="Show on the public status page")
     public_title = forms.CharField(
-        required=False, max_length=200, label="Public title",
+        required=False, max_length=limits.TITLE_MAX, label="Public title",
         help_text="What the public reads. Left blank: “Service disruption” and the service's name.",
     )  # fmt: skip

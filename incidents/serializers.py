@@ -11,6 +11,7 @@ from incidents.models import (
     Level,
     TimelineEvent,
 )
+from procedures import limits
 from procedures.models import Category, Service
 from procedures.serializers import IncidentSampleSerializer
 from skills.models import Person, Role, Team
@@ -152,8 +153,8 @@ class IncidentCreateSerializer(IncidentSampleSerializer):
 
 
 class IncidentUpdateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=20000, allow_blank=True, required=False, trim_whitespace=False)
+    title = serializers.CharField(max_length=limits.TITLE_MAX, required=False)
+    description = serializers.CharField(max_length=limits.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False)
     category = _category_field()
     service = _service_field(required=False, allow_null=True)
     impact = serializers.ChoiceField(choices=Level.choices, required=False)
@@ -191,7 +192,7 @@ class EmptySerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=limits.REASON_MAX)
 
 
 class PrioritiseSerializer(ReasonSerializer):
@@ -203,9 +204,9 @@ class EscalateSerializer(ReasonSerializer):
 
 
 class ResolveSerializer(serializers.Serializer):
-    resolution_code = serializers.CharField(max_length=40)
-    resolution_notes = serializers.CharField(max_length=20000)
-    cause = serializers.CharField(max_length=20000, required=False, default="", allow_blank=True)
+    resolution_code = serializers.CharField(max_length=limits.RESOLUTION_CODE_MAX)
+    resolution_notes = serializers.CharField(max_length=limits.TEXT_MAX)
+    cause = serializers.CharField(max_length=limits.TEXT_MAX, required=False, default="", allow_blank=True)
 
 
 class DeclareMajorSerializer(ReasonSerializer):
@@ -215,20 +216,20 @@ class DeclareMajorSerializer(ReasonSerializer):
 
 
 class CloseSerializer(serializers.Serializer):
-    override_reason = serializers.CharField(max_length=2000, required=False, default="")
+    override_reason = serializers.CharField(max_length=limits.REASON_MAX, required=False, default="")
 
 
 class DeadlineMetSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    note = serializers.CharField(max_length=limits.REASON_MAX, required=False, default="", allow_blank=True)
 
 
 class PublishSerializer(serializers.Serializer):
     public = serializers.BooleanField()
-    public_title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    public_title = serializers.CharField(max_length=limits.TITLE_MAX, required=False, allow_blank=True, default="")
 
 
 class BodySerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=20000, trim_whitespace=False)
+    body = serializers.CharField(max_length=limits.TEXT_MAX, trim_whitespace=False)
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
@@ -266,6 +267,7 @@ class OutboundMessageSerializer(serializers.ModelSerializer):
         from incidents.presenters import message_error
 
         return message_error(message, self.context.get("shows_webhooks", False))
+
 
 class AttachmentSerializer(serializers.ModelSerializer):
     """An attachment as listed: `download_url` only once it is available (scanned)."""

@@ -26,7 +26,7 @@ from incidents.models import (
     Watcher,
 )
 from incidents.selectors import open_mandatory_tasks
-from procedures import escalation
+from procedures import escalation, limits
 from procedures.defaults import update_cadence_for
 from procedures.priority import priority_for
 from procedures.routing import route
@@ -157,6 +157,7 @@ def incident_register(
     related incident (level 2)."""
     now = now or timezone.now()
     _require(actor, Action.REGISTER)
+    limits.check_incident_text(title=title, description=description)
     if reporter is not None and reporter != actor and not can(actor, Action.REGISTER_FOR_OTHERS):
         raise Forbidden(errors.ON_BEHALF_NEEDS_STAFF)
     if link_to is not None:
@@ -261,6 +262,7 @@ def incident_update(*, actor, incident, now=None, **changes):
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    limits.check_incident_text(**{name: changes[name] for name in ("title", "description") if name in changes})
     incident, now = _begin(actor, incident, Action.EDIT, "edit", now=now)
     before, after, fields = {}, {}, set()
     for name, value in changes.items():
@@ -379,6 +381,7 @@ def incident_start(*, actor, incident, now=None):
 
 @transaction.atomic
 def incident_hold(*, actor, incident, reason, now=None):
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.HOLD, "hold", "put on hold", now=now)
     incident.status, incident.on_hold_since = Status.ON_HOLD, now
     _save(incident, now, "status", "on_hold_since")
@@ -409,6 +412,7 @@ def incident_resume(*, actor, incident, now=None):
 
 @transaction.atomic
 def incident_prioritise(*, actor, incident, priority, reason, now=None):
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.PRIORITISE, "prioritise", now=now)
     before = incident.priority
     incident.priority, incident.priority_overridden = priority, True
@@ -422,6 +426,7 @@ def incident_prioritise(*, actor, incident, priority, reason, now=None):
 def incident_escalate(*, actor, incident, reason, team=None, now=None):
     """Hierarchical without a team (raise the escalation level), functional with one
     (hand the incident to that team)."""
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.ESCALATE, "escalate", now=now)
     if team is not None and team.pk == incident.team_id:
         raise ValidationError({"team": [errors.SAME_TEAM.format(team=team.slug)]})
@@ -439,6 +444,7 @@ def incident_escalate(*, actor, incident, reason, team=None, now=None):
 
 @transaction.atomic
 def incident_resolve(*, actor, incident, resolution_code, resolution_notes, cause="", now=None):
+    limits.check_incident_text(resolution_code=resolution_code, resolution_notes=resolution_notes, cause=cause)
     incident, now = _begin(actor, incident, Action.RESOLVE, "resolve", now=now)
     return _resolve(incident, actor, now, resolution_code, resolution_notes, cause)
 
@@ -473,6 +479,7 @@ def _resolve(incident, actor, now, resolution_code, resolution_notes, cause=""):
 def incident_close(*, actor, incident, override_reason="", now=None):
     """Close a resolved incident. The procedure's mandatory tasks must be done, unless a
     level 4 person overrides the checklist with a reason."""
+    limits.check_incident_text(override_reason=override_reason)
     incident, now = _begin(actor, incident, Action.CLOSE, "close", now=now)
     open_tasks = list(open_mandatory_tasks(incident).values_list("title", flat=True))
     if open_tasks and not override_reason:
@@ -524,6 +531,7 @@ def incident_reopen(*, actor, incident, reason, now=None):
     """Back to work. Its assignee takes it up again; with nobody assigned, the person who
     reopens it takes it if assign would let them take it (allowed to allocate to a person,
     active staff in its team), else it goes back to its team's queue."""
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.REOPEN, "reopen", now=now)
     fields = ["status", "resolved_at", *durations.reopened(incident)]
     incident.resolved_at = None
@@ -561,6 +569,7 @@ def _reopen_window(incident, now):
 @transaction.atomic
 def incident_comment(*, actor, incident, body, now=None):
     """A requester's reply: public on the timeline; the assignee (or the team) is told."""
+    limits.check_incident_text(body=body)
     incident, now = _begin(actor, incident, Action.COMMENT, "comment", "reply to", now=now)
     event = _event(incident, actor, Kind.COMMENT, now, public=True, body=body)
     _save(incident, now)
@@ -573,6 +582,7 @@ def incident_comment(*, actor, incident, body, now=None):
 def incident_confirm_resolution(*, actor, incident, fixed, reason="", now=None):
     """The reporter's answer to a resolution: confirmed, or not fixed, which reopens the
     incident, within `REOPEN_WINDOW_DAYS` of the resolution."""
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.CONFIRM_RESOLUTION, "confirm", "confirm the resolution of", now=now)
     _reopen_window(incident, now)
     if fixed:
@@ -591,6 +601,7 @@ def incident_confirm_resolution(*, actor, incident, fixed, reason="", now=None):
 @transaction.atomic
 def incident_cancel(*, actor, incident, reason, now=None):
     """A duplicate, or not an incident at all."""
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.CANCEL, "cancel", now=now)
     before = incident.status
     incident.status, incident.on_hold_since = Status.CANCELLED, None
@@ -607,6 +618,7 @@ def incident_declare_major(*, actor, incident, reason, comms_lead=None, now=None
     """Declare a major incident: name a communications lead (level 5; the declarer by
     default), raise it to P1 on the 24x7 calendar (the due times follow), tell the
     stakeholders, and start the update cadence."""
+    limits.check_incident_text(reason=reason)
     incident, now = _begin(actor, incident, Action.DECLARE_MAJOR, "declare-major", "declare a major incident on", now=now)
     if incident.is_major:
         raise Conflict(errors.ALREADY_MAJOR, status=incident.status)
@@ -706,6 +718,7 @@ def incident_watch(*, actor, incident, watching=True, now=None):
 @transaction.atomic
 def incident_add_note(*, actor, incident, body, now=None):
     """An internal work note: staff only, never sent outside."""
+    limits.check_incident_text(body=body)
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.NOTE, incident)
@@ -717,6 +730,7 @@ def incident_add_note(*, actor, incident, body, now=None):
 @transaction.atomic
 def incident_add_public_update(*, actor, incident, body, now=None):
     """A progress update for the people affected: the reporter and the service owner."""
+    limits.check_incident_text(body=body)
     incident, now = _begin(actor, incident, Action.PUBLIC_UPDATE, "updates", "post an update on", now=now)
     event = _event(incident, actor, Kind.PUBLIC_UPDATE, now, public=True, body=body)
     fields = []
