@@ -2,6 +2,7 @@
 
 from django import forms
 
+from incidents import errors
 from incidents.models import OPEN_STATUSES, Channel, Incident, Level, Status
 from procedures import limits
 from procedures.models import Category, Service
@@ -453,6 +454,12 @@ class RequesterReportForm(forms.Form):
             "service": data["service"], "impact": impact, "urgency": urgency,
             "registration_key": data.get("registration_key"),
         }  # fmt: skip
+
+
+class AttachmentForm(forms.Form):
+    """A file to attach: the service checks its type, content and size."""
+
+    file = forms.FileField(label="File", max_length=255, error_messages={"required": errors.NO_FILE})
 
 
 class ReplyForm(forms.Form):

@@ -22,7 +22,26 @@ def clock_marks(incident, now):
     }
 
 
-LABELS = {"note": "Internal note", "public_update": "Public update", "declared_major": "Declared a major incident"}
+LABELS = {
+    "note": "Internal note", "public_update": "Public update", "declared_major": "Declared a major incident",
+    "attached": "Attached a file", "attachment_rejected": "Attachment rejected by the virus scan",
+}  # fmt: skip
+ATTACHMENT_EVENTS = ("attached", "attachment_rejected")
+
+
+def _attachment(event):
+    """The file an attachment event names, from the event alone (no query): its id, name,
+    size in words and type; None for other events."""
+    from incidents.uploads import size_text
+
+    data = event.data or {}
+    if event.kind not in ATTACHMENT_EVENTS or "attachment" not in data:
+        return None
+    size = data.get("size")
+    return {
+        "id": data["attachment"], "name": data.get("name", ""), "content_type": data.get("content_type", ""),
+        "size": size_text(size) if isinstance(size, int) else "", "downloadable": event.kind == "attached",
+    }  # fmt: skip
 
 
 def _why(event):
@@ -50,6 +69,9 @@ def timeline_rows(events):
     for event in events:
         data = dict(event.data or {})
         body = data.pop("body", None) or data.pop("reason", None) or data.pop("resolution_notes", None)
+        attachment = _attachment(event)
+        if attachment is not None:
+            data = {key: value for key, value in data.items() if key == "channel"}
         details = []
         for key, value in data.items():
             if isinstance(value, bool):
@@ -62,7 +84,10 @@ def timeline_rows(events):
                 value = "—"
             details.append((key.replace("_", " "), value))
         label = LABELS.get(event.kind) or event.kind.replace("_", " ").capitalize()
-        rows.append({"event": event, "label": label, "body": body, "details": details, "why": _why(event)})
+        rows.append({
+            "event": event, "label": label, "body": body, "details": details, "why": _why(event),
+            "attachment": attachment,
+        })  # fmt: skip
     return rows
 
 
@@ -120,7 +145,7 @@ PLAIN_EVENTS = {
     "registered": "You reported it", "acknowledged": "We have seen it", "held": "Waiting",
     "resumed": "Work has resumed", "resolved": "Fixed", "closed": "Closed", "reopened": "Opened again",
     "cancelled": "Cancelled", "public_update": "Update", "comment": "Reply", "confirmed": "Fix confirmed",
-    "declared_major": "This is a major incident: many people are affected",
+    "declared_major": "This is a major incident: many people are affected", "attached": "File attached",
 }  # fmt: skip
 
 
@@ -131,7 +156,7 @@ def public_rows(events):
         data = event.data or {}
         body = data.get("body") or data.get("resolution_notes") or data.get("reason") or ""
         label = PLAIN_EVENTS.get(event.kind, event.kind.replace("_", " ").capitalize())
-        rows.append({"event": event, "label": label, "body": body})
+        rows.append({"event": event, "label": label, "body": body, "attachment": _attachment(event)})
     return rows
 
 

@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import forms, presenters, services
+from incidents import forms, lifecycle, presenters, services, uploads
 from incidents.pagination import cursor_decode, cursor_encode, keyset_rows
-from incidents.selectors import access_incident, incidents_visible_to, timeline_for
-from skills.errors import Conflict, Forbidden
+from incidents.selectors import access_incident, attachments_for, incidents_visible_to, timeline_for
+from skills.errors import Conflict, Forbidden, TooLarge
 from skills.http import post_only
 from skills.policy import Action, can, why_not
 
@@ -59,7 +59,7 @@ def _window_open(incident, now):
     return incident.resolved_at is not None and now <= incident.resolved_at + timedelta(days=settings.REOPEN_WINDOW_DAYS)
 
 
-def _render_incident(request, incident, *, status=200, reply_form=None, confirm_form=None):
+def _render_incident(request, incident, *, status=200, reply_form=None, confirm_form=None, attach_form=None):
     person = request.user
     now = timezone.now()
     events = timeline_for(person, incident, newest_first=True).filter(is_public=True)
@@ -76,6 +76,10 @@ def _render_incident(request, incident, *, status=200, reply_form=None, confirm_
         "reply_form": (reply_form or forms.ReplyForm(auto_id="id_reply_%s")) if may_reply else None,
         "confirm_form": (confirm_form or forms.ConfirmForm(auto_id="id_confirm_%s")) if may_confirm else None,
         "window_days": settings.REOPEN_WINDOW_DAYS,
+        "attachments": list(attachments_for(person, incident)),
+        "attach_form": (attach_form or forms.AttachmentForm(auto_id="id_attach_%s"))
+        if lifecycle.allows("attach", incident) and can(person, Action.ATTACH, incident) else None,
+        "attach_limit": uploads.size_text(settings.ATTACHMENT_MAX_BYTES),
     }, status=status)  # fmt: skip
 
 
@@ -125,6 +129,37 @@ def confirm(request, reference):
         success=lambda data: "Thank you: we have noted that it is fixed." if data["fixed"]
         else "Sorry it is not fixed: it is open again and the team has been told.",
     )  # fmt: skip
+
+
+@login_required
+@require_POST
+def attach(request, reference):
+    """Attach a file (a screenshot, a log) to one's own incident."""
+    person = request.user
+    incident = access_incident(person, reference)
+    form = forms.AttachmentForm(request.POST, request.FILES, auto_id="id_attach_%s")
+    if not form.is_valid():
+        return _render_incident(request, incident, status=400, attach_form=form)
+    upload = form.cleaned_data["file"]
+    try:
+        attachment = services.attachment_add(
+            actor=person, incident=incident, name=upload.name, content=upload,
+            declared_type=upload.content_type or "", channel="web",
+        )  # fmt: skip
+    except (Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+        return _render_incident(request, incident, status=409 if isinstance(exc, Conflict) else 403)
+    except TooLarge as exc:
+        form.add_error("file", exc.message)
+        return _render_incident(request, incident, status=413, attach_form=form)
+    except ValidationError as exc:
+        form.add_error("file", exc.message_dict.get("file", exc.messages) if hasattr(exc, "error_dict") else exc.messages)
+        return _render_incident(request, incident, status=400, attach_form=form)
+    if attachment.state == attachment.State.PENDING:
+        messages.success(request, f"Thank you: “{attachment.name}” is attached. It shows here once our virus scan has passed it.")
+    else:
+        messages.success(request, f"Thank you: “{attachment.name}” is attached.")
+    return redirect("incidents:my_incident", incident.reference)
 
 
 @login_required

@@ -10,6 +10,7 @@ urlpatterns = [
     path("my/<str:reference>/", requesters.incident, name="my_incident"),
     path("my/<str:reference>/reply/", requesters.reply, name="my_reply"),
     path("my/<str:reference>/confirm/", requesters.confirm, name="my_confirm"),
+    path("my/<str:reference>/attachments/", requesters.attach, name="my_attach"),
     path("queue/bulk/", views.bulk, name="bulk"),
     path("queue/views/", views.saved_view_create, name="saved_view_create"),
     path("queue/views/<int:view_id>/delete/", views.saved_view_remove, name="saved_view_delete"),
@@ -23,5 +24,7 @@ urlpatterns = [
     path("incidents/<str:reference>/compose/", views.compose, name="compose"),
     path("incidents/<str:reference>/affected/", views.affected, name="affected"),
     path("incidents/<str:reference>/edit/", views.edit, name="edit"),
+    path("incidents/<str:reference>/attachments/", views.attach, name="attach"),
+    path("incidents/<str:reference>/attachments/<int:attachment_id>/", views.attachment, name="attachment"),
     path("incidents/<str:reference>/<str:action>/", views.act, name="act"),
 ]

@@ -4,6 +4,7 @@ service, ask `can` every permission question, render."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 
-from incidents import forms, lifecycle, live, presenters, services
+from incidents import downloads, forms, lifecycle, live, presenters, services, uploads
 from incidents.actions import ACTIONS
 from incidents.bulk import BULK_ACTIONS, incidents_bulk_act
 from incidents.filters import IncidentFilter
@@ -24,7 +25,9 @@ from incidents.models import OPEN_STATUSES
 from incidents.pagination import cursor_decode, cursor_encode, keyset_rows
 from incidents.saved_views import clean_query, saved_view_delete, saved_view_save, saved_views_for
 from incidents.selectors import (
+    access_attachment,
     access_incident,
+    attachments_for,
     comms_lead_candidates,
     delivery_progress,
     incident_version,
@@ -34,7 +37,7 @@ from incidents.selectors import (
     timeline_for,
 )
 from procedures.selectors import priority_matrix
-from skills.errors import Conflict, Forbidden
+from skills.errors import Conflict, Forbidden, TooLarge
 from skills.http import post_only
 from skills.policy import Action, can, level_of, team_ids, why_not
 from skills.selectors import people_matching, staff_in_team
@@ -360,6 +363,7 @@ def _allowed(person, incident):
         ("override_checklist", Action.OVERRIDE_CHECKLIST),
         ("watch", Action.WATCH),
         ("edit", Action.EDIT),
+        ("attach", Action.ATTACH),
     ):
         allowed[name] = can(person, policy, incident)
     return allowed
@@ -486,6 +490,10 @@ def _render_detail(request, incident, *, status=200, bound=None):
         "watchers": watchers if is_staff_view else None,
         "watcher_count": len(watchers),
         "deliveries": delivery_progress(person, incident),
+        "attachments": list(attachments_for(person, incident)),
+        "attach_form": (bound.get("attach") or forms.AttachmentForm(auto_id="id_attach_%s"))
+        if allowed["attach"] and lifecycle.allows("attach", incident) else None,
+        "attach_limit": uploads.size_text(settings.ATTACHMENT_MAX_BYTES),
     }
     template = "incidents/_detail_panel.html" if request.htmx else "incidents/detail.html"
     response = render(request, template, context, status=status)
@@ -524,6 +532,10 @@ def _perform(request, incident, *, key, label, make_form, call, success=None):
     except Forbidden as exc:
         messages.error(request, exc.message)
         return _render_detail(request, incident, status=403)
+    except TooLarge as exc:
+        form.add_error(None, exc.message)
+        messages.error(request, f"{label}: {exc.message}")
+        return _render_detail(request, incident, status=413, bound={key: form})
     except ValidationError as exc:
         _add_service_errors(form, exc)
         messages.error(request, f"{label}: " + " ".join(exc.messages))
@@ -584,6 +596,39 @@ def edit(request, reference):
         call=lambda form: services.incident_update(actor=person, incident=incident, **form.service_kwargs()),
         success=lambda form: "Details saved.",
     )  # fmt: skip
+
+
+@login_required
+@require_POST
+def attach(request, reference):
+    """Attach a file (`attachment_add` checks the policy, the type, the content and the size)."""
+    person = request.user
+    incident = access_incident(person, reference)
+
+    def call(form):
+        upload = form.cleaned_data["file"]
+        return services.attachment_add(
+            actor=person, incident=incident, name=upload.name, content=upload,
+            declared_type=upload.content_type or "", channel="web",
+        )  # fmt: skip
+
+    return _perform(
+        request, incident, key="attach", label="Attach",
+        make_form=lambda data: forms.AttachmentForm(data, request.FILES, auto_id="id_attach_%s"),
+        call=call, success=lambda form: _attached_message(form.cleaned_data["file"].name),
+    )  # fmt: skip
+
+
+def _attached_message(name):
+    if settings.ATTACHMENT_SCANNER:
+        return f"“{uploads.clean_name(name)}” is attached: it shows here once the virus scan has passed it."
+    return f"“{uploads.clean_name(name)}” is attached."
+
+
+@login_required
+def attachment(request, reference, attachment_id):
+    """Download an attachment: 404 unless the person may see the incident and it is available."""
+    return downloads.attachment_response(access_attachment(request.user, reference, attachment_id))
 
 
 @login_required
