@@ -49,9 +49,12 @@ def _schedule(sender, **kwargs):
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "apply-inbound-alerts": {"task": "incidents.tasks.apply_inbound_alerts", "schedule": every, "options": expires},
-        "scan-attachments": {"task": "incidents.tasks.scan_attachments", "schedule": every, "options": expires},
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": daily, "options": daily_expires},
         "remind-review-actions": {
             "task": "reporting.tasks.remind_review_actions", "schedule": daily, "options": daily_expires,
         },
     }
+    if settings.ATTACHMENT_SCANNER:  # nothing waits for a scan without one: no task for the single worker
+        sender.conf.beat_schedule["scan-attachments"] = {
+            "task": "incidents.tasks.scan_attachments", "schedule": every, "options": expires,
+        }

@@ -52,3 +52,16 @@ def test_a_bad_value_stops_start_up_naming_it(variable, value):
     result = _manage("check", DATABASE_URL="sqlite:///:memory:", S3_BUCKET="b", **{variable: value})
     assert result.returncode != 0
     assert variable in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("scanner", "swept"), [("", False), ("tests.incidents.test_services_attachments.clean_scanner", True)])
+def test_beat_sweeps_attachment_scans_only_while_a_scanner_is_set(settings, scanner, swept):
+    from types import SimpleNamespace
+
+    from servicedesk.celery import _schedule
+
+    settings.ATTACHMENT_SCANNER = scanner
+    sender = SimpleNamespace(conf=SimpleNamespace(beat_schedule=None))
+    _schedule(sender)
+    assert ("scan-attachments" in sender.conf.beat_schedule) is swept
+    assert "sweep-outbox" in sender.conf.beat_schedule
