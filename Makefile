@@ -9,14 +9,16 @@ PYTEST_ARGS ?= -n 2
 
 # Test defaults: the local PostgreSQL and Redis on their standard ports.
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/firebreak)
-TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
+
+# The application's code for bandit (tests and benchmarks are not shipped).
+BANDIT_PATHS := servicedesk skills procedures incidents reporting manage.py
 
 .PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
-	@echo "make test     set everything up and run ruff, the migrations check and the test suite"
+	@echo "make test     set everything up and run ruff, import-linter, the migrations check, bandit and the test suite"
 	@echo "make install  create .venv and install the pinned dependencies"
 	@echo "make bench    run the benchmarks in benchmarks/ (needs PostgreSQL and redis-server)"
 
@@ -75,12 +77,13 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install system-deps
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" \
 	  SECRET_KEY=$${SECRET_KEY:-test-secret-key-not-for-production} DEBUG=false EMAIL_HOST= ; \
 	set -e; \
 	echo "== ruff"; $(BIN)/ruff check .; \
 	echo "== import-linter (the layers)"; $(BIN)/lint-imports --no-cache; \
 	echo "== makemigrations --check"; DATABASE_URL=sqlite:///:memory: $(PY) manage.py makemigrations --check --dry-run; \
+	echo "== bandit (the application's code; tests and benchmarks excluded)"; $(BIN)/bandit -q -r $(BANDIT_PATHS); \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 
 # The API benchmarks run on a data set of BENCH_INCIDENTS (a million: firebreak_bench_1m,

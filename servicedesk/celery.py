@@ -4,8 +4,13 @@ work from PostgreSQL, so a duplicate or lost message changes nothing."""
 import os
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+
+# Every queue a task is routed to: `sweeps` (timers, deadlines, reviews), `notifications`
+# (fan-out and delivery) and `default` (the rest).
+QUEUES = ("default", "sweeps", "notifications")
 
 app = Celery("servicedesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -16,6 +21,9 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
     task_default_queue="default",
+    # Declared, so a worker started without -Q (as Celery's documentation starts one)
+    # consumes every queue; `-Q sweeps` and the like still split the work between workers.
+    task_queues=[Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
     task_routes={
         "incidents.tasks.sweep_timers": {"queue": "sweeps"},
         "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},

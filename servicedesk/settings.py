@@ -14,11 +14,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FIREBREAK_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
+# The embedded mode of `make run` (DEBUG on): settings may make what a fresh checkout lacks
+# (var/, its SQLite file's folder, the filesystem broker's folders, a secret key). Anywhere
+# else importing the settings creates nothing: the operator provides SECRET_KEY and the
+# folders (collectstatic makes STATIC_ROOT), so a read-only image or a stray
+# `manage.py check` leaves no trace.
+EMBEDDED = DEBUG
 
 
 def _stored_secret_key(path):
-    """Without SECRET_KEY, a random key made once and kept in var/ (shared by the processes
-    on this host). Servers behind a load balancer must set SECRET_KEY."""
+    """Embedded mode without SECRET_KEY: a random key made once and kept in var/ (shared by
+    the processes on this host)."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -34,7 +40,14 @@ def _stored_secret_key(path):
     return key
 
 
-SECRET_KEY = env_str("SECRET_KEY", "") or _stored_secret_key(VAR_DIR / "secret_key")
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not EMBEDDED:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (a long random value) when DEBUG is off; only the embedded mode "
+            "(DEBUG=true, as `make run` sets) makes one and keeps it in var/."
+        )
+    SECRET_KEY = _stored_secret_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", schemes={"http", "https"}).rstrip("/")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
@@ -107,7 +120,8 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Firebreak understands: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    if EMBEDDED:
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0
     # Web, worker and beat share the file: wait for locks, and take the write lock at
     # BEGIN so two writers queue up instead of failing with "database is locked".
@@ -149,7 +163,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+if EMBEDDED:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve from the apps' folders too, so a missing `collectstatic` never breaks a page.
 WHITENOISE_USE_FINDERS = True
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -246,15 +261,18 @@ _default_broker = "filesystem://"
 CELERY_BROKER_URL = env_url(
     "CELERY_BROKER_URL", _default_broker, schemes={"redis", "rediss", "filesystem", "memory", "amqp"}
 )
-REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes={"redis", "rediss"})
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Every folder of the filesystem broker under var/broker/, its exchange table
+    # (`control_folder`, which kombu otherwise writes to ./control) included.
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    if EMBEDDED:
+        for _sub in ("queue", "processed", "control"):
+            (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:

@@ -19,3 +19,14 @@ def test_no_design_note_links_outside_the_repository():
         for target in re.findall(r"\]\(([^)#]+)", note.read_text()):
             assert not target.startswith(("http:", "https:", "../", "/")), f"{note.name} links out: {target}"
             assert (note.parent / target).exists(), f"{note.name} links to a missing file: {target}"
+
+
+def test_the_configuration_table_is_what_the_settings_read():
+    settings = (DOCS.parent / "servicedesk" / "settings.py").read_text()
+    read = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', settings))
+    section = (DOCS.parent / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    documented = set()
+    for row in re.findall(r"^\| ([^|]+) \|", section, flags=re.MULTILINE):
+        documented |= set(re.findall(r"`([A-Z0-9_]+)`", row))
+    assert read - documented == set(), "read by the settings, missing from the README's table"
+    assert documented - read == set(), "in the README's table, read by no setting"
