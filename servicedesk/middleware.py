@@ -3,6 +3,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
+from django.utils.cache import patch_cache_control
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -56,6 +57,24 @@ def _file_too_large(request):
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = "/"
     return render(request, "413.html", {"message": message, "back": back}, status=413)
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every answer that does not say it is public: incident
+    pages, the API, the admin, the account pages. What a person sees about incidents must
+    never be kept by a browser or a proxy (a shared computer, the back button after logging
+    out). The public status pages mark themselves `public, max-age=30` and keep it; static
+    files never get here (WhiteNoise answers them before)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        directives = {part.split("=", 1)[0].strip().lower() for part in response.get("Cache-Control", "").split(",")}
+        if "public" not in directives:
+            patch_cache_control(response, private=True, no_store=True)
+        return response
 
 
 class HtmxLoginRedirectMiddleware:

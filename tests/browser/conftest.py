@@ -3,7 +3,8 @@ against pytest-django's live server. axe-core (npm, tests/browser/node_modules) 
 pages for accessibility problems.
 
 Fixtures: `browser` (one chromium per test session), `page` (a fresh context and page on
-the live server), `sign_in(person)` (through the login form), `axe_violations(page)`."""
+the live server; any Content-Security-Policy violation on it fails the test),
+`sign_in(person)` (through the login form), `axe_violations(page)`."""
 
 import json
 
@@ -33,13 +34,28 @@ def browser(monkeypatch):
         connections.close_all()
 
 
+def watch_csp(page):
+    """Collect what chromium reports on the console as refused by the page's
+    Content-Security-Policy (an inline script or style, eval, another origin) in
+    `page.csp_violations`."""
+    page.csp_violations = []
+
+    def heard(message):
+        if "Content Security Policy" in message.text:
+            page.csp_violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", heard)
+    return page
+
+
 @pytest.fixture
 def page(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
-    page = context.new_page()
+    page = watch_csp(context.new_page())
     yield page
     context.close()
+    assert page.csp_violations == [], "the Content-Security-Policy refused something"
 
 
 @pytest.fixture
