@@ -86,10 +86,11 @@ test: install system-deps
 	echo "== bandit (the application's code; tests and benchmarks excluded)"; $(BIN)/bandit -q -r $(BANDIT_PATHS); \
 	echo "== pytest"; $(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks build and query a million incidents: no statement timeout (DB_STATEMENT_TIMEOUT=0).
 # The API benchmarks run on a data set of BENCH_INCIDENTS (a million: firebreak_bench_1m,
 # built once with COPY and reused; see benchmarks/README.md).
 BENCH_INCIDENTS ?= 1000000
-BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false \
+BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0 \
 	  ALLOWED_HOSTS=127.0.0.1 API_THROTTLE_RATE=off EMAIL_HOST=
 bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status
 
@@ -103,22 +104,22 @@ bench-inprocess: bench-data
 	@$(BENCH_ENV); $(PY) benchmarks/inprocess.py --incidents $(BENCH_INCIDENTS)
 
 bench-engine: install
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/engine.py
 
 bench-metrics: install
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/metrics.py --plans
 
 bench-ui: bench-data
 	@$(BENCH_ENV); $(PY) benchmarks/ui.py --incidents $(BENCH_INCIDENTS) $(BENCH_UI_ARGS)
 
 bench-inbound: install
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/inbound.py
 
 bench-status: install
-	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false; \
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/status.py
 
 clean:

@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from servicedesk.middleware import DATABASE_ERRORS, database_unavailable
 from skills.errors import Conflict, Forbidden, TooLarge
 
 
@@ -38,6 +39,8 @@ class LimitedJSONParser(JSONParser):
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DATABASE_ERRORS):
+        return database_unavailable(context["request"], exc)
     if isinstance(exc, Conflict):
         body = {"detail": exc.message}
         if exc.status is not None:

@@ -1,8 +1,11 @@
+import logging
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
+from django.template.loader import render_to_string
 from django.utils.cache import patch_cache_control
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -15,6 +18,42 @@ def is_attachment_upload(request):
     return request.method == "POST" and request.path.endswith("/attachments/") and (
         request.META.get("CONTENT_TYPE", "").startswith("multipart/form-data")
     )
+
+
+logger = logging.getLogger(__name__)
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE = "The database is not answering just now; nothing was changed. Try again shortly."
+
+
+def database_unavailable(request, exc):
+    """The answer to a request the database could not serve (down, refusing, silent, or a
+    statement over its timeout): 503 with Retry-After, JSON on the API, a page that tries
+    again by itself in the browser. Made without the session or the person, which would
+    need the database too."""
+    logger.warning("Database unavailable for %s %s: %s", request.method, request.path, exc)
+    retry_after = settings.DB_RETRY_AFTER
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
+    else:
+        page = render_to_string("503.html", {"retry_after": retry_after, "path": request.get_full_path()})
+        response = HttpResponse(page, status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A view (or its template) that meets a database outage answers 503, not 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DATABASE_ERRORS):
+            return database_unavailable(request, exception)
+        return None
 
 
 class BodySizeLimitMiddleware:

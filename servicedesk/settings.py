@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "servicedesk.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "servicedesk.middleware.HtmxLoginRedirectMiddleware",
@@ -115,6 +116,28 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL's timeouts (seconds), see _bounded.
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
+DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 15, minimum=0, maximum=86400)
+# What a 503 for a database outage asks the client to wait before trying again (seconds).
+DB_RETRY_AFTER = 10
+
+
+def _bounded(database):
+    """PostgreSQL with bounded waits: a connection is made within DB_CONNECT_TIMEOUT seconds,
+    a statement runs at most DB_STATEMENT_TIMEOUT (0: no limit), and no answer is awaited
+    longer than the two together (servicedesk.db), so a database that is down or silent
+    costs a request seconds and a 503, never a hung worker."""
+    database["ENGINE"] = "servicedesk.db"
+    database["CONN_HEALTH_CHECKS"] = True
+    options = database.setdefault("OPTIONS", {})
+    options["connect_timeout"] = DB_CONNECT_TIMEOUT
+    if DB_STATEMENT_TIMEOUT:
+        options["options"] = f"{options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}".strip()
+        database["REPLY_TIMEOUT"] = DB_STATEMENT_TIMEOUT + DB_CONNECT_TIMEOUT
+    return database
+
+
 # Database: PostgreSQL in production and tests; a SQLite file under var/ when unset.
 _default_db = f"sqlite:///{VAR_DIR / 'firebreak.sqlite3'}"
 _db_url = env_url("DATABASE_URL", _default_db, schemes={"sqlite", "postgres", "postgresql"})
@@ -134,7 +157,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    _db["CONN_HEALTH_CHECKS"] = True
+    _bounded(_db)
 DATABASES = {"default": _db}
 # A read replica for the metrics and reports (servicedesk.routers): only the reporting
 # reads go there. Tests mirror it onto the default database.
@@ -145,7 +168,7 @@ if _reporting_url:
         DATABASES["reporting"] = dj_database_url.parse(_reporting_url, conn_max_age=_db.get("CONN_MAX_AGE", 0))
     except ValueError as exc:
         raise ImproperlyConfigured(f"REPORTING_DATABASE_URL is not a database URL Firebreak understands: {exc}") from None
-    DATABASES["reporting"]["CONN_HEALTH_CHECKS"] = True
+    _bounded(DATABASES["reporting"])
     DATABASES["reporting"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["servicedesk.routers.ReportingRouter"]
 # SQLite (embedded mode) builds the metrics' covering index without its INCLUDE columns:
