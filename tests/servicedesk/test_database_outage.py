@@ -21,6 +21,7 @@ from tests.processes.harness import Processes, environment, free_port, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PHASE_SECONDS = 30
+APP = "firebreak-outage-test"  # the web workers' sessions, by name
 CONNECT_TIMEOUT, STATEMENT_TIMEOUT = 2, 3
 # The longest a request may take in an outage: a kept connection's health check waits out
 # the reply timeout (statement + connect timeout), then a new connection its connect timeout.
@@ -74,20 +75,13 @@ class Proxy:
         except OSError:
             pass
         finally:
-            for end in (source, target):
-                end.close()
+            _close(source, target)
 
     def _cut(self):
         with self.lock:
             links, self.links = self.links, []
         for link in links:
-            for end in link:
-                if end is not None:
-                    try:
-                        end.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    end.close()
+            _close(*link)
 
     def silent(self):
         self.mode = "silent"
@@ -103,6 +97,19 @@ class Proxy:
         self._listen()
 
     close = refuse
+
+
+def _close(*ends):
+    """Close sockets for good: shutdown first, which also ends a recv() another thread is
+    blocked in (a bare close() leaves the connection open until that recv returns)."""
+    for end in ends:
+        if end is None:
+            continue
+        try:
+            end.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        end.close()
 
 
 def _request(url, headers=None):
@@ -147,7 +154,7 @@ def test_refused_then_silent_database_answers_503s_and_recovers_by_itself(world,
     proxy = Proxy((database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432)))
     env = environment(database)
     env |= {
-        "DATABASE_URL": f"postgres://{database['USER']}@127.0.0.1:{proxy.port}/{database['NAME']}",
+        "DATABASE_URL": f"postgres://{database['USER']}@127.0.0.1:{proxy.port}/{database['NAME']}?application_name={APP}",
         "DB_CONN_MAX_AGE": "60",  # kept connections, as in production: they go silent too
         "DB_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT), "DB_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
         "CELERY_BROKER_URL": "memory://",
@@ -185,10 +192,10 @@ def test_refused_then_silent_database_answers_503s_and_recovers_by_itself(world,
     finally:
         processes.stop()
         proxy.close()
-        wait_for(_only_this_session, 20, "the web workers' sessions to end")
+        wait_for(_web_sessions_ended, 20, "the web workers' sessions to end")
 
 
-def _only_this_session():
+def _web_sessions_ended():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [APP])
         return cursor.fetchone()[0] == 0
