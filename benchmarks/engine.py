@@ -87,11 +87,14 @@ def make_breaching(count, now):
 
 
 def reset_breaching():
-    from incidents.models import EscalationStepRun, Incident, OutboundMessage, TimelineEvent
+    """Remove the previous run's incidents and everything that points at them (the
+    subscriber scenario leaves a timeline and fan-outs behind)."""
+    from incidents.models import EscalationStepRun, FanOut, Incident, OutboundMessage, TimelineEvent
 
     OutboundMessage.objects.all().delete()
+    FanOut.objects.all().delete()
     EscalationStepRun.objects.all().delete()
-    TimelineEvent.objects.filter(kind__in=["breached", "escalated"]).delete()
+    TimelineEvent.objects.all().delete()
     Incident.objects.all().delete()
 
 

@@ -3,11 +3,16 @@
     make bench-status        # or: .venv/bin/python benchmarks/status.py [--incidents 1000000] [--services 50]
 
 Builds its own database (firebreak_bench_status, or BENCH_STATUS_DB; made afresh each
-run): the demo organisation, `--services` public services, `--incidents` incidents over
+run unless --reuse, which migrates and uses the one the last run built): the demo organisation, `--services` public services, `--incidents` incidents over
 the last 180 days of which 1% were public (10 still open, each with three public
 updates). Then times `GET /status/`, `/status/summary.json` and `/status/feed.atom` in
 process (Django's test client: the view, its queries and the template, no network),
-200 requests each, and prints p50 and p95 in milliseconds with the queries per page.
+200 requests each, twice: cold (the cache emptied before each request, as when the version
+stamp has just changed: the page is computed) and warm (the stamp unchanged: the page comes
+from the cache). Prints p50 and p95 in milliseconds of wall time and of this process's CPU
+time (the machine may be busy: CPU time is what the request itself costs here, without
+PostgreSQL's side), with the queries per page. The cache is Django's: set CACHE_URL to a
+Redis database to measure the shared cache a deployment uses.
 """
 
 import argparse
@@ -32,12 +37,13 @@ def log(message):
     print(f"[status-bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def prepare(base_url):
+def prepare(base_url, reuse=False):
     parts = urlsplit(base_url)
     admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+    if not reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DB}"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
     os.environ["ALLOWED_HOSTS"] = "testserver"
@@ -47,7 +53,8 @@ def prepare(base_url):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", verbosity=0)
+    if not reuse:
+        call_command("seed_demo", verbosity=0)
 
 
 def build(incidents, services):
@@ -108,24 +115,42 @@ def build(incidents, services):
     return Incident.objects.count()
 
 
-def measure(path, requests):
+def measure(path, requests, cold):
+    from django.core.cache import cache
+    from django.core.signals import request_started
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client()
-    client.get(path)  # warm
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(path).status_code == 200
-    timings = []
+    client.get(path)  # warm the process (and, warm, the cache)
+    if cold:
+        cache.clear()
+    queries = CaptureQueriesContext(connection)
+    request_started.disconnect(reset_queries)  # the client's request would empty the log
+    try:
+        with queries:
+            assert client.get(path).status_code == 200
+    finally:
+        request_started.connect(reset_queries)
+    timings, cpu = [], []
     for _ in range(requests):
-        started = time.perf_counter()
+        if cold:
+            cache.clear()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(path)
         timings.append(1000 * (time.perf_counter() - started))
+        cpu.append(1000 * (time.process_time() - started_cpu))
         assert response.status_code == 200
     reset_queries()
     timings.sort()
-    return {"path": path, "p50_ms": round(timings[len(timings) // 2], 2), "p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
+    cpu.sort()
+
+    def pick(values, share):
+        return round(values[max(int(len(values) * share) - 1, 0)], 2)
+
+    return {"path": path, "cache": "cold" if cold else "warm", "p50_ms": pick(timings, 0.5),
+            "p95_ms": pick(timings, 0.95), "cpu_p50_ms": pick(cpu, 0.5), "cpu_p95_ms": pick(cpu, 0.95),
             "queries": len(queries), "bytes": len(response.content)}  # fmt: skip
 
 
@@ -134,19 +159,28 @@ def main():
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--services", type=int, default=50)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--reuse", action="store_true", help="measure the database the last run built (migrated)")
     args = parser.parse_args()
-    prepare(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak"))
-    log(f"building {args.incidents} incidents on {args.services} public services...")
-    started = time.monotonic()
-    total = build(args.incidents, args.services)
-    log(f"{total} incidents in {time.monotonic() - started:.0f} s; measuring...")
+    prepare(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak"), reuse=args.reuse)
+    if args.reuse:
+        from incidents.models import Incident
+
+        total = Incident.objects.count()
+        log(f"reusing {DB}: {total} incidents; measuring...")
+    else:
+        log(f"building {args.incidents} incidents on {args.services} public services...")
+        started = time.monotonic()
+        total = build(args.incidents, args.services)
+        log(f"{total} incidents in {time.monotonic() - started:.0f} s; measuring...")
     results = {"when": datetime.now(UTC).isoformat(), "incidents": total, "services": args.services, "pages": []}
     for path in ("/status/", "/status/summary.json", "/status/feed.atom"):
-        results["pages"].append(measure(path, args.requests))
-        log(json.dumps(results["pages"][-1]))
+        for cold in (True, False):
+            results["pages"].append(measure(path, args.requests, cold))
+            log(json.dumps(results["pages"][-1]))
     print(f"\nStatus page, {total} incidents, {args.services} public services ({args.requests} requests each, in process):")
     for row in results["pages"]:
-        print(f"  {row['path']:<22} p50 {row['p50_ms']:>7} ms   p95 {row['p95_ms']:>7} ms   {row['queries']} queries")
+        print(f"  {row['path']:<22} {row['cache']}  p50 {row['p50_ms']:>7} ms  p95 {row['p95_ms']:>7} ms"
+              f"  (CPU p50 {row['cpu_p50_ms']:>6} ms  p95 {row['cpu_p95_ms']:>6} ms)  {row['queries']} queries")  # fmt: skip
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"status-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(results, indent=2))

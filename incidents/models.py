@@ -176,6 +176,19 @@ class Incident(models.Model):
             models.Index(
                 fields=["service", "public_started_at"], condition=Q(is_public=True), name="incident_public"
             ),
+            # The status page's version stamp: the newest change of an incident that is or was
+            # public (unpublishing moves it too), one backwards step (incidents.status).
+            models.Index(
+                fields=["updated_at"], condition=Q(public_id__isnull=False), name="incident_public_changed"
+            ),
+            # The uptime bars read every public span of the last 90 days from this index alone
+            # (an index-only scan: public incidents are scattered over the whole table).
+            models.Index(
+                fields=["public_started_at"], include=["service", "public_ended_at", "is_major", "priority"],
+                condition=Q(is_public=True, public_id__isnull=False), name="incident_public_spans",
+            ),  # fmt: skip
+            # Recently resolved public incidents, newest first.
+            models.Index(fields=["public_ended_at"], condition=Q(is_public=True), name="incident_public_ended"),
             # Full-text search (PostgreSQL only): a generated column and its GIN index, migration 0003.
         ]
         constraints = [

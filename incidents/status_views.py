@@ -3,6 +3,7 @@ and cacheable for 30 seconds, with an ETag so a reader that asks again gets a 30
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -18,6 +19,12 @@ from incidents.models import StatusSubscriber
 from procedures.models import Service
 
 MAX_AGE = 30
+# The computed pages live in Django's cache under the version stamp (incidents.status):
+# a change gives a new stamp, so it shows at once; the minute in the stamp bounds an
+# entry's use anyway, this only lets the old ones go.
+CACHE_SECONDS = 120
+# Bump when the pages change shape, so entries cached by the old code are not served.
+MARKUP_VERSION = "2"
 
 
 def _public(request, response):
@@ -39,10 +46,29 @@ def _page_url(incident):
     return settings.SITE_URL + reverse("status:incident", args=[incident.public_id])
 
 
+def _cached(request, name, build):
+    """The page `name` as built by `build(now)` -> (body, content type), computed once per
+    version stamp and shared by every process through the cache: an unchanged page costs
+    the stamp's query and a cache read."""
+    now = timezone.now()
+    stamp, settled = status.version_stamp(now)
+    key = f"status:{MARKUP_VERSION}:{name}:{stamp}"
+    found = cache.get(key) if settled else None
+    if found is None:
+        found = build(now)
+        if settled:
+            cache.set(key, found, CACHE_SECONDS)
+    body, content_type = found
+    return _public(request, HttpResponse(body, content_type=content_type))
+
+
+def _page(now):
+    return render_to_string("status/page.html", status.overview(now)), "text/html; charset=utf-8"
+
+
 @require_GET
 def page(request):
-    context = status.overview(timezone.now())
-    return _public(request, _render("status/page.html", context))
+    return _cached(request, "page", _page)
 
 
 @require_GET
@@ -61,7 +87,11 @@ def _iso(moment):
 def summary(request):
     """The shape many status-page readers understand: page, components, incidents with
     their updates (newest first)."""
-    data = status.overview(timezone.now())
+    return _cached(request, "summary", _summary)
+
+
+def _summary(now):
+    data = status.overview(now)
     incidents = []
     for item in data["open"]:
         incidents.append({
@@ -79,7 +109,8 @@ def summary(request):
         ],
         "incidents": incidents,
     }  # fmt: skip
-    return _public(request, JsonResponse(body))
+    response = JsonResponse(body)
+    return response.content, response["Content-Type"]
 
 
 def _last_change(data):
@@ -91,7 +122,11 @@ def _last_change(data):
 @require_GET
 def feed(request):
     """An Atom entry per public update (and per public incident without one yet)."""
-    data = status.overview(timezone.now())
+    return _cached(request, "feed", _feed)
+
+
+def _feed(now):
+    data = status.overview(now)
     atom = Atom1Feed(
         title="Firebreak status", link=settings.SITE_URL + reverse("status:page"),
         description="Public incidents and their updates", language="en",
@@ -109,7 +144,7 @@ def feed(request):
         atom.add_item(title=title, link=link, description=body, unique_id=unique, updateddate=at, pubdate=at)
     response = HttpResponse(content_type="application/atom+xml; charset=utf-8")
     atom.write(response, "utf-8")
-    return _public(request, response)
+    return response.content, response["Content-Type"]
 
 
 # --- subscriptions: no session, so no CSRF token (the public pages stay cacheable); the

@@ -126,3 +126,70 @@ def test_the_status_page_query_count_does_not_grow(world, public_service, client
     with django_assert_max_num_queries(8):
         assert client.get("/status/").status_code == 200
     json.loads(client.get("/status/summary.json").content)
+
+
+def test_an_unchanged_page_comes_from_the_cache_and_a_change_shows_at_once(
+    world, outage, client, django_assert_max_num_queries
+):
+    start = (timezone.now() + timedelta(minutes=1)).replace(second=0, microsecond=0)
+
+    def at(seconds):
+        return time_machine.travel(start + timedelta(seconds=seconds), tick=False)
+
+    with at(3):
+        for url in PUBLIC_URLS:
+            client.get(url)
+            with django_assert_max_num_queries(1):  # the version stamp; the page is cached
+                assert client.get(url).status_code == 200
+        services.incident_add_public_update(actor=world.people[5], incident=outage, body="Half the mailboxes are back")
+    with at(6):
+        assert all("Half the mailboxes are back" in client.get(url).content.decode() for url in PUBLIC_URLS)
+        world.service.name = "Mail and calendars"
+        world.service.save()
+        assert "Mail and calendars" in client.get("/status/").content.decode()
+        services.incident_publish(actor=world.people[5], incident=Incident.objects.get(pk=outage.pk), public=False)
+    with at(9):
+        assert all("Half the mailboxes are back" not in client.get(url).content.decode() for url in PUBLIC_URLS)
+
+
+def test_a_page_is_not_kept_while_an_earlier_change_may_still_commit(world, outage, client):
+    """A change stamped before the newest one but committed after it must still show."""
+    start = (timezone.now() + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    other = world.incident(title="Slow printing")
+    with time_machine.travel(start + timedelta(seconds=10), tick=False):
+        services.incident_publish(actor=world.people[3], incident=other, public=True)
+    with time_machine.travel(start + timedelta(seconds=11), tick=False):
+        assert "Half the mailboxes" not in client.get("/status/").content.decode()
+        # Its transaction started before the other change (so it is stamped earlier) and
+        # commits only now.
+        services.incident_add_public_update(actor=world.people[5], incident=outage, body="Half the mailboxes are back")
+        Incident.objects.filter(pk=outage.pk).update(updated_at=start + timedelta(seconds=9))
+    with time_machine.travel(start + timedelta(seconds=14), tick=False):
+        assert "Half the mailboxes are back" in client.get("/status/").content.decode()
+
+
+def test_the_stamp_moves_with_the_minute_so_ongoing_spans_grow(world, outage, client):
+    now = timezone.now().replace(second=5)
+    with time_machine.travel(now, tick=False):
+        first = client.get("/status/summary.json").json()["components"][0]["uptime_90_days"]
+    with time_machine.travel(now + timedelta(hours=12), tick=False):
+        later = client.get("/status/summary.json").json()["components"][0]["uptime_90_days"]
+    assert later < first
+
+
+def test_uptime_days_take_the_worst_state_of_each_day(world, public_service, client):
+    now = timezone.now().replace(hour=12)
+    with time_machine.travel(now - timedelta(days=3), tick=False):
+        slow = world.incident(title="Slow", impact=3, urgency=3)
+        services.incident_publish(actor=world.people[3], incident=slow, public=True)
+        down = world.incident(title="Down", impact=1, urgency=1)
+        services.incident_publish(actor=world.people[3], incident=down, public=True)
+    Incident.objects.filter(pk=slow.pk).update(public_ended_at=now - timedelta(days=1))
+    Incident.objects.filter(pk=down.pk).update(public_ended_at=now - timedelta(days=3) + timedelta(hours=6))
+    with time_machine.travel(now, tick=False):
+        page = client.get("/status/").content.decode()
+        summary = client.get("/status/summary.json").json()
+    cells = re.findall(r'class="day day-(\w+)"', page)
+    assert len(cells) == 90
+    assert cells[-5:] == ["operational", "partial_outage", "degraded_performance", "degraded_performance", "operational"]
+    assert summary["components"][0]["uptime_90_days"] == round(100 * (1 - 6 / (90 * 24)), 2)
