@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from incidents import services
+from incidents import services, status_views
 from procedures.models import IncidentClass
 from skills.models import Team
 from tests.factories import (
@@ -38,6 +38,7 @@ def _empty_cache():
     """Each test starts with an empty cache: the status pages and the throttles keep
     entries there that another test's data could otherwise meet."""
     cache.clear()
+    status_views._LOCAL.clear()
 
 
 @dataclass
