@@ -1,8 +1,13 @@
+from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 
+from incidents import maintenance
 from incidents.delivery import retry_failed
 from incidents.models import (
     Incident,
+    MaintenanceEvent,
+    MaintenanceWindow,
     OutboundMessage,
     ServiceSubscription,
     TimelineEvent,
@@ -10,7 +15,8 @@ from incidents.models import (
 )
 from incidents.presenters import message_address, message_error, sees_webhook_urls
 from incidents.selectors import LIST_RELATED, incidents_visible_to
-from skills.errors import Forbidden
+from procedures.models import Service
+from skills.errors import DomainError, Forbidden
 from skills.policy import Action
 from skills.policy_admin import PolicyAdmin
 
@@ -142,3 +148,64 @@ class WebhookSubscriptionAdmin(PolicyAdmin):
         from incidents.subscriptions import webhook_save
 
         return webhook_save(actor=request.user, webhook=obj, **values)
+
+
+class MaintenanceForm(forms.ModelForm):
+    """The window's fields; PolicyAdmin's form asks the service in its clean step, so a
+    refusal shows beside its field and nothing is saved."""
+
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.filter(is_public=True).order_by("name"), widget=forms.CheckboxSelectMultiple,
+        help_text="Public services only: the status page shows them in maintenance while the window runs.",
+    )  # fmt: skip
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = ["title", "description", "services", "starts_at", "ends_at"]
+        help_texts = {"description": "Public: shown on the status page and mailed to its subscribers."}
+
+
+class MaintenanceEventInline(admin.TabularInline):
+    model = MaintenanceEvent
+    fields = ["at", "actor", "kind", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(PolicyAdmin):
+    """Announce, edit and cancel through incidents.maintenance (level 4)."""
+
+    change_action = Action.MANAGE_MAINTENANCE
+    form = MaintenanceForm
+    list_display = ["title", "starts_at", "ends_at", "started_at", "ended_at", "cancelled_at"]
+    list_filter = ["cancelled_at"]
+    readonly_fields = ["public_id", "created_by", "created_at", "started_at", "ended_at", "cancelled_at"]
+    inlines = [MaintenanceEventInline]
+    actions = ["cancel_windows"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and (obj.cancelled_at or obj.ended_at or obj.ends_at <= timezone.now()):
+            return False  # over: it reads, it no longer changes
+        return super().has_change_permission(request, obj)
+
+    def save_through_service(self, request, obj, values):
+        if obj is None:
+            return maintenance.maintenance_announce(actor=request.user, **values)
+        return maintenance.maintenance_edit(actor=request.user, window=obj, **values)
+
+    def save_related(self, request, form, formsets, change):
+        """The service set the services; the event inline is read-only."""
+
+    @admin.action(description="Cancel the selected windows (subscribers are told)")
+    def cancel_windows(self, request, queryset):
+        for window in queryset:
+            try:
+                maintenance.maintenance_cancel(actor=request.user, window=window)
+            except DomainError as error:
+                messages.error(request, f"{window}: {error.message}")

@@ -32,8 +32,13 @@ def audience(fanout):
 
 def status_audience(fanout):
     """The status page's subscribers as they stood when posted: confirmed by then, not
-    gone before it, following every public service or this one."""
-    chosen = StatusSubscriber.services.through.objects.filter(service_id=fanout.service_id).values("statussubscriber_id")
+    gone before it, following every public service or this one (for a maintenance window,
+    one of its services)."""
+    if fanout.maintenance_id is not None:
+        services = {"service__maintenance_windows": fanout.maintenance_id}
+    else:
+        services = {"service_id": fanout.service_id}
+    chosen = StatusSubscriber.services.through.objects.filter(**services).values("statussubscriber_id")
     return StatusSubscriber.objects.filter(confirmed_at__lte=fanout.as_of).filter(
         Q(unsubscribed_at__isnull=True) | Q(unsubscribed_at__gt=fanout.as_of)
     ).filter(Q(all_services=True) | Q(pk__in=chosen))

@@ -482,7 +482,11 @@ class FanOut(models.Model):
         STATUS_PAGE = 2, "Status page subscribers"
         DONE = 9, "Expanded"
 
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="fanouts")
+    # An incident's news, or a maintenance window's (status page subscribers only).
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts")
+    maintenance = models.ForeignKey(
+        "MaintenanceWindow", null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts"
+    )
     event = models.ForeignKey(
         TimelineEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts"
     )
@@ -669,3 +673,67 @@ class Attachment(models.Model):
 
     def __str__(self):
         return f"{self.name} on {self.incident_id} ({self.state})"
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work on public services, announced on the status page by level 4
+    (incidents.maintenance). Editable and cancellable until it ends; the sweep tells the
+    status page's subscribers when it starts and when it ends, once each."""
+
+    public_id = models.CharField(max_length=16, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    services = models.ManyToManyField("procedures.Service", related_name="maintenance_windows")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep announced the start and the end (each once).
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The sweep claims windows whose start or end is due and not yet announced.
+            models.Index(
+                fields=["starts_at"], condition=Q(started_at__isnull=True, cancelled_at__isnull=True),
+                name="maintenance_start_due",
+            ),
+            models.Index(
+                fields=["ends_at"], condition=Q(ended_at__isnull=True, cancelled_at__isnull=True),
+                name="maintenance_end_due",
+            ),
+            # The status page's version stamp: the newest change.
+            models.Index(fields=["updated_at"], name="maintenance_updated"),
+        ]  # fmt: skip
+        constraints = [
+            models.CheckConstraint(name="maintenance_ends_after_start", condition=Q(ends_at__gt=models.F("starts_at"))),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class MaintenanceEvent(models.Model):
+    """What happened to a maintenance window, and who did it: its audit trail."""
+
+    class Kind(models.TextChoices):
+        ANNOUNCED = "announced", "Announced"
+        EDITED = "edited", "Edited"
+        CANCELLED = "cancelled", "Cancelled"
+        STARTED = "started", "Started"
+        ENDED = "ended", "Ended"
+
+    window = models.ForeignKey(MaintenanceWindow, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["window", "at"], name="maintenance_event_window")]
+
+    def __str__(self):
+        return f"{self.kind} at {self.at:%Y-%m-%d %H:%M}"

@@ -184,6 +184,54 @@ def status_rows(fanout, subscribers, *, now):
     return rows
 
 
+MAINTENANCE_HEADLINES = {
+    "announced": "Scheduled maintenance: {title}",
+    "edited": "Maintenance updated: {title}",
+    "cancelled": "Maintenance cancelled: {title}",
+    "started": "Maintenance in progress: {title}",
+    "ended": "Maintenance completed: {title}",
+}
+
+
+def _when(window):
+    return f"{window.starts_at:%a %d %b %Y %H:%M} to {window.ends_at:%a %d %b %Y %H:%M} UTC"
+
+
+def queue_maintenance_fanout(window, *, event, now):
+    """A maintenance window's news to the status page's subscribers of its services (public
+    words only, threaded per window, one-click unsubscribe): one FanOut row, expanded by
+    workers from its status page stage (incidents.fanout)."""
+    marker = f"[[footer:{secrets.token_hex(12)}]]"
+    kind = event.kind
+    if kind == "cancelled" and event.data.get("started"):
+        headline = f"Maintenance finished early: {window.title}"
+    else:
+        headline = MAINTENANCE_HEADLINES[kind].format(title=window.title)
+    body = {
+        "announced": f"{window.description}\n\nPlanned: {_when(window)}.",
+        "edited": f"{window.description}\n\nNow planned: {_when(window)}.",
+        "started": f"The planned work has begun and runs until {window.ends_at:%a %d %b %Y %H:%M} UTC.",
+        "ended": "The planned work is over.",
+        "cancelled": "The planned work is over." if event.data.get("started") else "The planned work will not take place.",
+    }[kind].strip()
+    names = ", ".join(service.name for service in window.services.order_by("name"))
+    context = {
+        "headline": one_line(headline, 300), "body": body, "service": names,
+        "link": settings.SITE_URL + reverse("status:page") + f"#maintenance-{window.public_id}",
+        "footer": marker, "footer_html": marker,
+    }  # fmt: skip
+    subject = one_line(headline, 250)
+    text, html = render_to_string("email/status.txt", context), render_to_string("email/status.html", context)
+    fanout = FanOut.objects.create(
+        maintenance=window, key=f"maintenance:{window.pk}:{kind}:{event.pk}", headline=one_line(headline, 300),
+        subject=subject, body=text, html=html, marker=marker, stage=FanOut.Stage.STATUS_PAGE, status_page=True,
+        public_subject=subject, public_body=text, public_html=html,
+        public_thread=f"<maintenance-{window.public_id}@{_domain()}>", as_of=now, created_at=now,
+    )  # fmt: skip
+    transaction.on_commit(outbox.kick_expansion)
+    return fanout
+
+
 def queue_status_confirmation(*, email, token, now):
     """The double opt-in mail: a link that confirms the subscription (and expires)."""
     url = settings.SITE_URL + reverse("status:confirm", args=[token])

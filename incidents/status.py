@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.db import connection
 from django.utils.safestring import mark_safe
 
-from incidents.models import OPEN_STATUSES, Incident, TimelineEvent
+from incidents import maintenance
+from incidents.models import OPEN_STATUSES, Incident, MaintenanceWindow, TimelineEvent
 from incidents.notify import public_title
 from procedures.models import Service
 
@@ -17,13 +18,15 @@ UPTIME_DAYS = 90
 RECENT_DAYS = 14
 # The de-facto status-page component states, best first.
 OPERATIONAL, DEGRADED, PARTIAL, MAJOR = "operational", "degraded_performance", "partial_outage", "major_outage"
+MAINTENANCE = "under_maintenance"  # in a maintenance window, unless an incident makes it worse
 LABELS = {
     OPERATIONAL: "Operational",
+    MAINTENANCE: "Maintenance",
     DEGRADED: "Degraded performance",
     PARTIAL: "Partial outage",
     MAJOR: "Major outage",
 }
-RANK = {OPERATIONAL: 0, DEGRADED: 1, PARTIAL: 2, MAJOR: 3}
+RANK = {OPERATIONAL: 0, MAINTENANCE: 1, DEGRADED: 2, PARTIAL: 3, MAJOR: 4}
 PUBLIC_FIELDS = (
     "id", "public_id", "public_title", "public_started_at", "public_ended_at", "status", "is_major", "priority",
     "service_id", "service__name", "service__slug",
@@ -94,6 +97,34 @@ def _load(queryset):
 
 
 @dataclass
+class PublicMaintenance:
+    public_id: str
+    title: str
+    description: str
+    services: list  # names
+    service_slugs: list
+    starts_at: object
+    ends_at: object
+    created_at: object
+    updated_at: object
+    in_progress: bool
+
+    @property
+    def status(self):
+        return "in_progress" if self.in_progress else "scheduled"
+
+
+def _public_window(window, now):
+    public = sorted((s for s in window.services.all() if s.is_public), key=lambda s: s.name)
+    return PublicMaintenance(
+        public_id=window.public_id, title=window.title, description=window.description,
+        services=[s.name for s in public], service_slugs=[s.slug for s in public], starts_at=window.starts_at,
+        ends_at=window.ends_at, created_at=window.created_at, updated_at=window.updated_at,
+        in_progress=window.starts_at <= now < window.ends_at,
+    )  # fmt: skip
+
+
+@dataclass
 class ServiceStatus:
     name: str
     slug: str
@@ -136,7 +167,7 @@ SELECT service_id, d::date, MAX(rank), NULL
  WHERE e > s AND d::date BETWEEN %(first_day)s AND %(today)s
  GROUP BY service_id, d::date
 """
-_BY_RANK = {rank: state for state, rank in RANK.items()}
+_BY_RANK = {1: DEGRADED, 2: PARTIAL, 3: MAJOR}  # the SQL's ranks
 
 
 def _uptime_rows(now):
@@ -177,7 +208,12 @@ def overview(now):
     recent = _load(
         public_incidents().filter(public_ended_at__gte=now - timedelta(days=RECENT_DAYS)).order_by("-public_ended_at")[:20]
     )
+    windows = [window for window in map(lambda w: _public_window(w, now), maintenance.shown(now)) if window.services]
     states = {}
+    for window in windows:
+        if window.in_progress:
+            for slug in window.service_slugs:
+                states[slug] = MAINTENANCE
     for incident in open_incidents:
         if RANK[incident.state] > RANK[states.get(incident.service_slug, OPERATIONAL)]:
             states[incident.service_slug] = incident.state
@@ -187,11 +223,15 @@ def overview(now):
         days, percent = _uptime(days_with_incidents, down[0], now)
         rows.append(ServiceStatus(name, slug, states.get(slug, OPERATIONAL), days, percent))
     worst = max((row.state for row in rows), key=RANK.get, default=OPERATIONAL)
-    return {"services": rows, "open": open_incidents, "recent": recent, "overall": worst, "overall_label": LABELS[worst]}
+    return {
+        "services": rows, "maintenance": windows, "open": open_incidents, "recent": recent, "overall": worst,
+        "overall_label": LABELS[worst],
+    }  # fmt: skip
 
 
 _STAMP_SQL = """
-SELECT (SELECT MAX(updated_at) FROM {incident} WHERE public_id IS NOT NULL),
+SELECT GREATEST((SELECT MAX(updated_at) FROM {incident} WHERE public_id IS NOT NULL),
+                (SELECT MAX(updated_at) FROM {maintenance})),
        (SELECT MD5(COALESCE(STRING_AGG(id || ':' || slug || ':' || name, '|' ORDER BY id), ''))
           FROM {service} WHERE is_public)
 """
@@ -207,10 +247,13 @@ def version_stamp(now):
     """(stamp, settled): a short string that changes whenever anything the public pages
     show can change, from one query of index lookups: the newest change of any incident
     that is or was public (a public update, a publication, a resolution and an
-    unpublication all move its `updated_at`), the public services' names and slugs, and
-    the current minute (open incidents' uptime spans move with the clock). `settled` is
+    unpublication all move its `updated_at`) or of any maintenance window, the public
+    services' names and slugs, and the current minute (open incidents' uptime spans and
+    maintenance windows move with the clock). `settled` is
     False while the newest change is younger than SETTLE."""
-    query = _STAMP_SQL.format(incident=Incident._meta.db_table, service=Service._meta.db_table)
+    query = _STAMP_SQL.format(
+        incident=Incident._meta.db_table, service=Service._meta.db_table, maintenance=MaintenanceWindow._meta.db_table
+    )
     with connection.cursor() as cursor:
         cursor.execute(query)
         newest, services = cursor.fetchone()

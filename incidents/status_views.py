@@ -24,7 +24,7 @@ MAX_AGE = 30
 # entry's use anyway, this only lets the old ones go.
 CACHE_SECONDS = 120
 # Bump when the pages change shape, so entries cached by the old code are not served.
-MARKUP_VERSION = "2"
+MARKUP_VERSION = "3"
 
 
 def _public(request, response):
@@ -90,6 +90,10 @@ def incident(request, public_id):
     return _public(request, _render("status/incident.html", {"incident": found}))
 
 
+def _maintenance_url(window):
+    return settings.SITE_URL + reverse("status:page") + f"#maintenance-{window.public_id}"
+
+
 def _iso(moment):
     return moment.isoformat() if moment else None
 
@@ -119,6 +123,16 @@ def _summary(now):
             for row in data["services"]
         ],
         "incidents": incidents,
+        "scheduled_maintenances": [
+            {
+                "id": window.public_id, "name": window.title, "status": window.status, "impact": "maintenance",
+                "created_at": _iso(window.created_at), "updated_at": _iso(window.updated_at),
+                "scheduled_for": _iso(window.starts_at), "scheduled_until": _iso(window.ends_at),
+                "shortlink": _maintenance_url(window), "components": window.service_slugs,
+                "incident_updates": [{"body": window.description, "created_at": _iso(window.updated_at), "status": window.status}],
+            }
+            for window in data["maintenance"]
+        ],
     }  # fmt: skip
     response = JsonResponse(body)
     return response.content, response["Content-Type"]
@@ -127,6 +141,7 @@ def _summary(now):
 def _last_change(data):
     """The newest public moment on the page (so the same page has the same ETag)."""
     moments = [m for item in [*data["open"], *data["recent"]] for m in (item.started_at, item.ended_at, *(at for at, _ in item.updates)) if m]
+    moments += [window.updated_at for window in data["maintenance"]]
     return max(moments, default=None)
 
 
@@ -151,6 +166,12 @@ def _feed(now):
         for at, body in item.updates:
             entries.append((at, item.title, body, link, f"{link}#{at.timestamp():.6f}"))
         entries.append((item.started_at, item.title, f"We are investigating a problem with {item.service}.", link, link))
+    for window in data["maintenance"]:
+        link = _maintenance_url(window)
+        when = f"{window.starts_at:%a %d %b %Y %H:%M} to {window.ends_at:%a %d %b %Y %H:%M} UTC"
+        kind = "Maintenance in progress" if window.in_progress else "Scheduled maintenance"
+        text = f"{window.description}\n\n{when}. Services: {', '.join(window.services)}.".strip()
+        entries.append((window.updated_at, f"{kind}: {window.title}", text, link, f"{link}:{window.status}:{window.updated_at.timestamp():.6f}"))
     for at, title, body, link, unique in sorted(entries, key=lambda e: e[0], reverse=True)[:50]:
         atom.add_item(title=title, link=link, description=body, unique_id=unique, updateddate=at, pubdate=at)
     response = HttpResponse(content_type="application/atom+xml; charset=utf-8")

@@ -3,7 +3,7 @@ so a duplicate, late or lost message changes nothing."""
 
 from celery import shared_task
 
-from incidents import delivery, engine, fanout, services
+from incidents import delivery, engine, fanout, maintenance, services
 from incidents.inbound import alerts
 
 
@@ -42,3 +42,9 @@ def apply_inbound_alerts():
 def scan_attachments():
     """Kicked after an attachment was stored (with a scanner set), and swept by beat."""
     return services.attachments_scan()
+
+
+@shared_task(name="incidents.tasks.sweep_maintenance", ignore_result=True)
+def sweep_maintenance():
+    """Tell subscribers of maintenance windows that started or ended (each once)."""
+    return maintenance.sweep()

@@ -27,6 +27,7 @@ app.conf.update(
     task_routes={
         "incidents.tasks.sweep_timers": {"queue": "sweeps"},
         "incidents.tasks.sweep_deadlines": {"queue": "sweeps"},
+        "incidents.tasks.sweep_maintenance": {"queue": "sweeps"},
         "reporting.tasks.open_reviews": {"queue": "sweeps"},
         "reporting.tasks.remind_review_actions": {"queue": "sweeps"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
@@ -57,6 +58,8 @@ def _schedule(sender, **kwargs):
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
         "sweep-outbox": {"task": "incidents.tasks.deliver_outbox", "schedule": every, "options": expires},
         "apply-inbound-alerts": {"task": "incidents.tasks.apply_inbound_alerts", "schedule": every, "options": expires},
+        # Maintenance starts and ends are told within a minute (embedded mode's one worker).
+        "sweep-maintenance": {"task": "incidents.tasks.sweep_maintenance", "schedule": daily, "options": daily_expires},
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": daily, "options": daily_expires},
         "remind-review-actions": {
             "task": "reporting.tasks.remind_review_actions", "schedule": daily, "options": daily_expires,

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from incidents.api import IncidentViewSet, OutboxViewSet
 from incidents.api_inbound import AlertmanagerWebhook, EventsEndpoint
+from incidents.api_maintenance import MaintenanceViewSet
 from incidents.views import unsubscribe
 from procedures.api import (
     CalendarViewSet,
@@ -31,6 +32,7 @@ router.register("label-rules", LabelRuleViewSet)
 router.register("procedures", ProcedureViewSet)
 router.register("outbox", OutboxViewSet, basename="outbox")
 router.register("reviews", ReviewViewSet, basename="review")
+router.register("maintenance", MaintenanceViewSet, basename="maintenance")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

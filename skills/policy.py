@@ -51,6 +51,7 @@ class Action(StrEnum):
     CONFIRM_RESOLUTION = "confirm_resolution"  # confirm it, or say it is not fixed (reopen)
     DRAFT_PROCEDURE = "draft_procedure"
     MANAGE_CONFIGURATION = "manage_configuration"
+    MANAGE_MAINTENANCE = "manage_maintenance"  # announce, edit, cancel maintenance windows on the status page
     VIEW_OUTBOX = "view_outbox"
     RETRY_DELIVERY = "retry_delivery"  # try a message that failed for good once more
     OVERRIDE_CHECKLIST = "override_checklist"
@@ -98,6 +99,7 @@ LEVELS = {
     Action.CONFIRM_RESOLUTION: 4,
     Action.DRAFT_PROCEDURE: 4,
     Action.MANAGE_CONFIGURATION: 4,
+    Action.MANAGE_MAINTENANCE: 4,
     Action.VIEW_OUTBOX: 4,
     Action.RETRY_DELIVERY: 4,
     Action.OVERRIDE_CHECKLIST: 4,
