@@ -1,6 +1,7 @@
 """Scheduled maintenance windows: staff read them; level 4 announces, edits and cancels,
 through incidents.maintenance (the policy's `manage_maintenance`)."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -24,7 +25,7 @@ class MaintenanceSerializer(serializers.ModelSerializer):
             "created_at", "updated_at", "cancelled_at", "started_at", "ended_at",
         ]  # fmt: skip
 
-    def get_status(self, window):
+    def get_status(self, window) -> str:
         if window.cancelled_at:
             return "cancelled"
         if window.ended_at:
@@ -58,12 +59,14 @@ class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _answer(self, window, code=status.HTTP_200_OK):
         return Response(MaintenanceSerializer(self.get_queryset().get(pk=window.pk)).data, status=code)
 
+    @extend_schema(request=MaintenanceWriteSerializer, responses={201: MaintenanceSerializer})
     def create(self, request):
         serializer = MaintenanceWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         window = maintenance.maintenance_announce(actor=request.user, **serializer.validated_data)
         return self._answer(window, status.HTTP_201_CREATED)
 
+    @extend_schema(request=MaintenanceWriteSerializer, responses=MaintenanceSerializer)
     def partial_update(self, request, pk=None):
         window = self.get_object()
         serializer = MaintenanceWriteSerializer(data=request.data, partial=True)
@@ -71,6 +74,7 @@ class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         window = maintenance.maintenance_edit(actor=request.user, window=window, **serializer.validated_data)
         return self._answer(window)
 
+    @extend_schema(request=None, responses=MaintenanceSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         window = maintenance.maintenance_cancel(actor=request.user, window=self.get_object())
