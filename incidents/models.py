@@ -709,7 +709,10 @@ class MaintenanceWindow(models.Model):
             models.Index(fields=["updated_at"], name="maintenance_updated"),
         ]  # fmt: skip
         constraints = [
-            models.CheckConstraint(name="maintenance_ends_after_start", condition=Q(ends_at__gt=models.F("starts_at"))),
+            models.CheckConstraint(
+                name="maintenance_ends_after_start", condition=Q(ends_at__gt=models.F("starts_at")),
+                violation_error_message="The end must be after the start.",
+            ),
         ]
 
     def __str__(self):
