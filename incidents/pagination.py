@@ -13,23 +13,36 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+# A cursor's id and integer values fit PostgreSQL's bigint.
+_BIGINT = 2**63
+
+
+def _is_int(value):
+    return type(value) is int and -_BIGINT <= value < _BIGINT
+
 
 def cursor_decode(raw, field):
     """(value, id, backwards) from a cursor made by `cursor_encode` for `field`, or None
-    when there is none. ValueError for anything else."""
+    when there is none. ValueError for anything else: a cursor comes from the client, so
+    each part must have the type `cursor_encode` gives it (an aware ISO 8601 time for the
+    `*_at` fields, an integer for the others) before it reaches a query."""
     if not raw:
         return None
     try:
         payload = json.loads(base64.urlsafe_b64decode(raw.encode()).decode())
-        value, pk, backwards = payload["v"], int(payload["id"]), bool(payload["b"])
+        value, pk, backwards = payload["v"], payload["id"], payload["b"]
         if payload["f"] != field:
             raise ValueError("cursor is for another ordering")
-        if isinstance(value, str) and field.endswith("_at"):
-            value = parse_datetime(value)
-            if value is None:
-                raise ValueError("bad time")
-    except (KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (KeyError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError("invalid cursor") from exc
+    if not _is_int(pk) or type(backwards) is not bool:
+        raise ValueError("invalid cursor")
+    if field.endswith("_at"):
+        value = parse_datetime(value) if isinstance(value, str) else None
+        if value is None or value.tzinfo is None:
+            raise ValueError("invalid cursor: not a time with an offset")
+    elif not _is_int(value):
+        raise ValueError("invalid cursor: not an integer")
     return value, pk, backwards
 
 

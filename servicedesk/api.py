@@ -1,11 +1,14 @@
-"""Cross-cutting API pieces: the JSON parser with a size limit, the exception handler that
-maps domain errors to HTTP."""
+"""Cross-cutting API pieces: the JSON parser with size and depth limits, the exception
+handler that maps domain errors to HTTP, and the error answers of the API's addresses that
+no API view handles (unmatched URLs, server errors): JSON, never the HTML pages."""
 
 import json
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -33,12 +36,34 @@ class LimitedJSONParser(JSONParser):
             return {}
         try:
             data = json.loads(raw.decode(parser_context and parser_context.get("encoding") or "utf-8"))
+        except RecursionError:
+            data = None  # deeper than the parser goes: far deeper than the limit below
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
-        return data
+        else:
+            if not nested_too_deeply(data, settings.MAX_JSON_DEPTH):
+                return data
+        raise exceptions.ParseError(
+            f"JSON nested too deeply: at most {settings.MAX_JSON_DEPTH} levels of arrays and objects."
+        )
+
+
+def nested_too_deeply(data, limit):
+    """Whether arrays and objects in `data` nest deeper than `limit` (walked without
+    recursion, so no depth can exhaust the stack)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def exception_handler(exc, context):
+    """DRF's handler, with the domain's refusals (409, 403) and Django's validation errors
+    (400, in DRF's field-error shape) and database outages (503) mapped too."""
     if isinstance(exc, DATABASE_ERRORS):
         return database_unavailable(context["request"], exc)
     if isinstance(exc, Conflict):
@@ -59,3 +84,40 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
+
+
+# --- errors outside the API views ---------------------------------------------------------
+# Django answers these itself (no URL matched, an exception no view handled, a suspicious
+# request): for an address under /api/ the answer is JSON in the API's shape.
+
+
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def _json_error(detail, status_code):
+    return JsonResponse({"detail": detail}, status=status_code)
+
+
+def bad_request(request, exception):
+    if _is_api(request):
+        return _json_error("Bad request.", 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _is_api(request):
+        return _json_error(str(exception) or "You do not have permission to perform this action.", 403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _is_api(request):
+        return _json_error(f"Not found: no API endpoint at {request.path}.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return _json_error("Server error: the request was not completed. It has been logged.", 500)
+    return defaults.server_error(request)

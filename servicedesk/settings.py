@@ -229,6 +229,9 @@ STORAGES = {
 # Request bodies: JSON larger than this is answered 413 before it is parsed.
 MAX_JSON_BODY_BYTES = env_int("MAX_JSON_BODY_BYTES", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
+# ...and JSON nested deeper than this (arrays and objects, the body itself the first level)
+# is a 400: no request needs more, and the parser's recursion must never reach its limit.
+MAX_JSON_DEPTH = 32
 
 # Attachments (incidents.uploads): the one definition of their limits. A multipart body may
 # be up to ATTACHMENT_MAX_BYTES plus the form around it (servicedesk.middleware).

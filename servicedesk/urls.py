@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import IncidentViewSet, OutboxViewSet
@@ -19,6 +18,7 @@ from procedures.api import (
 from reporting.api import DashboardView, MetricsView, ReviewViewSet
 from reporting.views import dashboard_page
 from servicedesk import health
+from servicedesk.schema import SchemaDocsView, SchemaView
 from skills.api import TeamViewSet
 from skills.views import LoginView
 
@@ -43,8 +43,8 @@ urlpatterns = [
     path("api/v1/integrations/alertmanager/", AlertmanagerWebhook.as_view(), name="alertmanager-webhook"),
     path("api/v1/events/", EventsEndpoint.as_view(), name="events"),
     path("api/v1/", include(router.urls)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("status/", include("incidents.status_urls")),
@@ -56,3 +56,9 @@ urlpatterns = [
     path("dashboard/", dashboard_page, name="dashboard"),
     path("", include("incidents.urls")),
 ]
+
+# Under /api/ these answer JSON in the API's error shape; elsewhere the pages' templates.
+handler400 = "servicedesk.api.bad_request"
+handler403 = "servicedesk.api.permission_denied"
+handler404 = "servicedesk.api.page_not_found"
+handler500 = "servicedesk.api.server_error"

@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -90,3 +92,54 @@ def test_bad_list_parameters_are_400(world, api, params, field):
     response = api(world.people[1]).get("/api/v1/incidents/", params)
     assert response.status_code == 400
     assert field in response.json()
+
+
+def _cursor(**payload):
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        _cursor(f="priority", v={}, id=1, b=False),
+        _cursor(f="priority", v=[], id=1, b=False),
+        _cursor(f="priority", v=None, id=1, b=False),
+        _cursor(f="priority", v="three", id=1, b=False),
+        _cursor(f="priority", v="3", id=1, b=False),
+        _cursor(f="priority", v=True, id=1, b=False),
+        _cursor(f="priority", v=2.5, id=1, b=False),
+        _cursor(f="priority", v=10**30, id=1, b=False),
+        _cursor(f="priority", v=2, id=None, b=False),
+        _cursor(f="priority", v=2, id="1", b=False),
+        _cursor(f="priority", v=2, id=1e400, b=False),
+        _cursor(f="priority", v=2, id=1, b="yes"),
+        _cursor(f="created_at", v={}, id=1, b=False),
+        _cursor(f="created_at", v=None, id=1, b=False),
+        _cursor(f="created_at", v=12, id=1, b=False),
+        _cursor(f="created_at", v="2026-01-01T10:00:00", id=1, b=False),
+        _cursor(f="created_at", v="2026-13-45T10:00:00+00:00", id=1, b=False),
+        base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode(),
+        base64.urlsafe_b64encode(b'{"f": "priority", "v": ' + b"[" * 5000 + b"]" * 5000 + b', "id": 1, "b": false}').decode(),
+        base64.urlsafe_b64encode(b'["priority", 2, 1, false]').decode(),
+    ],
+)
+def test_crafted_cursors_are_400_naming_the_cursor(world, api, cursor):
+    world.incident()
+    ordering = "priority" if b"priority" in base64.urlsafe_b64decode(cursor) else "-created_at"
+    response = api(world.people[3]).get("/api/v1/incidents/", {"cursor": cursor, "ordering": ordering})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"cursor": ["Invalid cursor."]}
+
+
+def test_crafted_cursors_start_the_queue_page_afresh(world, client):
+    world.incident(title="Still listed")
+    client.force_login(world.people[3])
+    for sort, cursor in (("-created", _cursor(f="created_at", v={}, id=1, b=False)),
+                         ("priority", _cursor(f="priority", v=None, id=1, b=False))):
+        response = client.get("/", {"cursor": cursor, "sort": sort})
+        assert response.status_code == 200
+        assert b"Still listed" in response.content
