@@ -51,7 +51,7 @@ class LimitedJSONParser(JSONParser):
 def nested_too_deeply(data, limit):
     """Whether arrays and objects in `data` nest deeper than `limit` (walked without
     recursion, so no depth can exhaust the stack)."""
-    stack = [(data, 1)]
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
     while stack:
         node, depth = stack.pop()
         if depth > limit:

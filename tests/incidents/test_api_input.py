@@ -52,7 +52,7 @@ def test_category_without_published_procedure_is_400(world, api):
     assert "no published procedure" in response.json()["category"][0]
 
 
-@pytest.mark.parametrize("payload", [b"{", b"[1, 2]", b'"a string"', b"\xff\xfe"])
+@pytest.mark.parametrize("payload", [b"{", b"[1, 2]", b'"a string"', b"\xff\xfe", b"null", b"1", b"true"])
 def test_malformed_json_is_400(world, api, payload):
     response = api(world.people[1]).post("/api/v1/incidents/", payload, content_type="application/json")
     assert response.status_code == 400
