@@ -48,6 +48,7 @@ class Person(AbstractUser):
             models.CheckConstraint(
                 name="staff_have_a_level",
                 condition=(Q(role="staff", sfia_level__isnull=False) | (~Q(role="staff") & Q(sfia_level__isnull=True))),
+                violation_error_message="Staff need an SFIA level (1 to 5), and only staff have one.",
             )
         ]
 
@@ -84,3 +85,32 @@ class ApiToken(models.Model):
     def digest(raw):
         # Tokens carry 256 random bits, so a fast hash is enough; no salt is needed.
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class PersonChange(models.Model):
+    """The audit trail of people management, kept like an incident's timeline: who changed
+    whose account, when, and the values before and after (never a password). Append-only:
+    written by `skills.services`, shown read-only in the admin."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        CHANGED = "changed", "Changed"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        PASSWORD = "password", "Password set"
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="account_changes")
+    # Null when the change came from the command line (`manage.py add_person`).
+    actor = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="Who made the change (kept as written).")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["person", "at"], name="person_change_person_at")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.person_id} by {self.actor_name}"

@@ -62,6 +62,7 @@ class Action(StrEnum):
     VIEW_REPORTS = "view_reports"
     LEAD_REVIEW = "lead_review"  # open, write up and close reviews of (major) incidents
     SET_POLICY = "set_policy"  # calendars, the priority matrix, which procedure a category follows
+    MANAGE_PEOPLE = "manage_people"  # create people, set levels, teams, roles; deactivate; reset passwords
     # Integration accounts only
     INGEST = "ingest"  # monitoring alerts and events: open, repeat, acknowledge, resolve
 
@@ -109,6 +110,7 @@ LEVELS = {
     Action.VIEW_REPORTS: 5,
     Action.LEAD_REVIEW: 5,
     Action.SET_POLICY: 5,
+    Action.MANAGE_PEOPLE: 5,
     Action.INGEST: 5,  # and integration accounts only: see INTEGRATION_ONLY
 }
 # Actions only integration accounts take: a person of any level is refused (a monitor's
@@ -267,6 +269,73 @@ def can(actor, action, obj=None):
         allowed = NON_STAFF_ACTIONS.get(actor.role, frozenset())
         return action in allowed and action not in OWN_INCIDENT_ACTIONS
     return level >= required_level(action, obj)
+
+
+# --- people management ------------------------------------------------------------------------
+
+# Account fields only a superuser sees or changes: whoever holds them holds everything.
+SUPERUSER_FIELDS = ("is_superuser", "groups", "user_permissions")
+SUPERUSER_ACCOUNT = "Only a superuser may change a superuser's account."
+SUPERUSER_FIELD = "Only a superuser may change superuser status, groups or permissions."
+OWN_LEVEL = "Nobody may raise their own level: ask another level 5 person."
+ABOVE_OWN = "You may not grant a level above your own ({level})."
+OWN_ACCOUNT_OFF = "You may not deactivate your own account."
+
+
+def is_superuser(actor):
+    return actor is not None and actor.is_authenticated and actor.is_active and actor.is_superuser
+
+
+def may_manage_people(actor):
+    """May `actor` open people management at all (superusers and `manage_people`)?"""
+    return not is_read_only(actor) and (is_superuser(actor) or can(actor, Action.MANAGE_PEOPLE))
+
+
+def _rank(account):
+    """An account's SFIA level for "raising" (0 without one)."""
+    if account is None or account.get("role") != Role.STAFF or not account.get("is_active", True):
+        return 0
+    return account.get("sfia_level") or 0
+
+
+def person_change_refused(actor, person, before, after):
+    """Why `actor` may not take `person`'s account from `before` to `after` (dicts of the
+    account's fields as `skills.services.account_of` makes them; `before` None for a new
+    person), or None when they may. The one rule for the admin, the commands and any other
+    entry point: managers are level 5 (or superusers); only superusers see or touch
+    superusers' accounts and superuser status, groups and permissions; nobody raises their
+    own level, or grants a level above their own."""
+    if not may_manage_people(actor):
+        return why_not(actor, Action.MANAGE_PEOPLE)
+    superuser = is_superuser(actor)
+    if not superuser:
+        if before is not None and before.get("is_superuser"):
+            return SUPERUSER_ACCOUNT
+        for field in SUPERUSER_FIELDS:
+            if (after.get(field) or None) != ((before or {}).get(field) or None):
+                return SUPERUSER_FIELD
+    own = person is not None and person.pk == actor.pk
+    if own and _rank(after) > _rank(before):
+        return OWN_LEVEL
+    level = after.get("sfia_level") if after.get("role") == Role.STAFF else None
+    if not superuser and level is not None and level > (level_of(actor) or 0):
+        if before is None or level != before.get("sfia_level") or before.get("role") != Role.STAFF:
+            return ABOVE_OWN.format(level=level_of(actor))
+    if own and before is not None and before.get("is_active") and not after.get("is_active", True):
+        return OWN_ACCOUNT_OFF
+    return None
+
+
+def password_set_refused(actor, person):
+    """Why `actor` may not set `person`'s password, or None. Everyone may set their own;
+    managers set others' (never a superuser's unless a superuser)."""
+    if person.pk == getattr(actor, "pk", None) and actor.is_active and not is_read_only(actor):
+        return None
+    if not may_manage_people(actor):
+        return why_not(actor, Action.MANAGE_PEOPLE)
+    if person.is_superuser and not is_superuser(actor):
+        return SUPERUSER_ACCOUNT
+    return None
 
 
 def why_not(actor, action, obj=None):

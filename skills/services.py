@@ -1,12 +1,21 @@
 from datetime import timedelta
 
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from skills.config import config_save
 from skills.errors import Forbidden
-from skills.models import ApiToken, Team
-from skills.policy import Action, can, why_not
+from skills.models import ApiToken, Person, PersonChange, Role, Team
+from skills.policy import (
+    SUPERUSER_FIELDS,
+    Action,
+    can,
+    password_set_refused,
+    person_change_refused,
+    why_not,
+)
 from skills.selectors import token_forget, token_used
 
 
@@ -58,3 +67,177 @@ def team_save(*, actor, team=None, **values):
             _require(actor, Action.SET_POLICY)
 
     return config_save(Team, instance=team, values=values, check=check)
+
+
+# --- people ------------------------------------------------------------------------------------
+# Every change to a person's account goes through these (the admin, `manage.py add_person`),
+# which ask `skills.policy` and write a `PersonChange` with the values before and after.
+
+ACCOUNT_FIELDS = ("username", "email", "first_name", "last_name", "role", "sfia_level", "teams", "is_active",
+                  *SUPERUSER_FIELDS)  # fmt: skip
+COMMAND_LINE = "manage.py"  # the actor's name for changes made at the command line (actor None)
+STAFF_NEED_A_LEVEL = "Staff need an SFIA level (1 to 5)."
+ONLY_STAFF_HAVE_A_LEVEL = "Only staff have an SFIA level: leave it empty for this role."
+
+
+def account_of(person):
+    """The audited state of `person`'s account as plain values (never the password)."""
+    return {
+        "username": person.username, "email": person.email, "first_name": person.first_name,
+        "last_name": person.last_name, "role": person.role, "sfia_level": person.sfia_level,
+        "is_active": person.is_active, "is_staff": person.is_staff,
+        "teams": sorted(person.teams.values_list("slug", flat=True)) if person.pk else [],
+        "is_superuser": person.is_superuser,
+        "groups": sorted(person.groups.values_list("name", flat=True)) if person.pk else [],
+        "user_permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in person.user_permissions.values_list("content_type__app_label", "codename")
+        ) if person.pk else [],
+    }  # fmt: skip
+
+
+def _plain(name, value):
+    if name == "teams":
+        return sorted(team.slug for team in value)
+    if name == "groups":
+        return sorted(group.name for group in value)
+    if name == "user_permissions":
+        return sorted(f"{p.content_type.app_label}.{p.codename}" for p in value)
+    return value
+
+
+def _admin_access(role, sfia_level, is_superuser):
+    """The admin site is for levels 4 and 5 (and superusers): derived, never set by hand."""
+    return bool(is_superuser or (role == Role.STAFF and (sfia_level or 0) >= 4))
+
+
+def _authorise(actor, person, before, after):
+    if actor is None:
+        return  # the command line: whoever runs manage.py holds the database already
+    refusal = person_change_refused(actor, person, before, after)
+    if refusal:
+        raise Forbidden(refusal)
+
+
+def _check_level(role, sfia_level):
+    if role == Role.STAFF and sfia_level is None:
+        raise ValidationError({"sfia_level": [STAFF_NEED_A_LEVEL]})
+    if role != Role.STAFF and sfia_level is not None:
+        raise ValidationError({"sfia_level": [ONLY_STAFF_HAVE_A_LEVEL]})
+
+
+def _set_password(person, password):
+    if password is None:
+        person.set_unusable_password()
+        return
+    try:
+        password_validation.validate_password(password, user=person)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from None
+    person.set_password(password)
+
+
+def _record(person, actor, kind, now, before, after):
+    changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    return PersonChange.objects.create(
+        person=person, actor=actor, actor_name=actor.username if actor is not None else COMMAND_LINE, at=now,
+        kind=kind, before={key: before.get(key) for key in changed if key in before},
+        after={key: after.get(key) for key in changed if key in after},
+    )  # fmt: skip
+
+
+def _set_relations(person, values):
+    for name in ("teams", "groups", "user_permissions"):
+        if name in values:
+            getattr(person, name).set(values[name])
+
+
+@transaction.atomic
+def person_create(
+    *, actor, username, role=Role.REPORTER, sfia_level=None, email="", first_name="", last_name="", teams=(),
+    is_active=True, password=None, is_superuser=False, groups=(), user_permissions=(), now=None,
+):  # fmt: skip
+    """Create a person (level 5 or a superuser; `actor` None: the command line). Without a
+    `password` they cannot log in with one until it is set."""
+    now = now or timezone.now()
+    values = {
+        "username": username, "email": email, "first_name": first_name, "last_name": last_name, "role": role,
+        "sfia_level": sfia_level, "teams": teams, "is_active": is_active, "is_superuser": is_superuser,
+        "groups": groups, "user_permissions": user_permissions,
+    }  # fmt: skip
+    after = {name: _plain(name, value) for name, value in values.items()}
+    after["is_staff"] = _admin_access(role, sfia_level, is_superuser)
+    _authorise(actor, None, None, after)
+    _check_level(role, sfia_level)
+    person = Person(
+        username=username, email=email, first_name=first_name, last_name=last_name, role=role, sfia_level=sfia_level,
+        is_active=is_active, is_superuser=is_superuser, is_staff=after["is_staff"], date_joined=now,
+    )  # fmt: skip
+    _set_password(person, password)
+    person.full_clean()
+    person.save()
+    _set_relations(person, values)
+    _record(person, actor, PersonChange.Kind.CREATED, now, {}, account_of(person))
+    return person
+
+
+@transaction.atomic
+def person_change(*, actor, person, now=None, **changes):
+    """Change a person's account: names and email, role and SFIA level, teams, whether it
+    is active; superuser status, groups and permissions (superusers only). Records what
+    changed, before and after."""
+    unknown = set(changes) - set(ACCOUNT_FIELDS)
+    if unknown:
+        raise ValueError(f"not a person field: {', '.join(sorted(unknown))}")
+    now = now or timezone.now()
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    before = account_of(person)
+    after = {**before, **{name: _plain(name, value) for name, value in changes.items()}}
+    after["is_staff"] = _admin_access(after["role"], after["sfia_level"], after["is_superuser"])
+    if after == before:
+        return person
+    _authorise(actor, person, before, after)
+    _check_level(after["role"], after["sfia_level"])
+    for name, value in changes.items():
+        if name not in ("teams", "groups", "user_permissions"):
+            setattr(person, name, value)
+    person.is_staff = after["is_staff"]
+    person.full_clean(exclude=["password"])
+    person.save()
+    _set_relations(person, changes)
+    kinds = {(True, False): PersonChange.Kind.DEACTIVATED, (False, True): PersonChange.Kind.REACTIVATED}
+    changed = {key for key in after if after[key] != before[key]}
+    kind = kinds.get((before["is_active"], after["is_active"])) if changed == {"is_active"} else None
+    _record(person, actor, kind or PersonChange.Kind.CHANGED, now, before, account_of(person))
+    if not person.is_active:
+        for key_hash in person.api_tokens.values_list("key_hash", flat=True):
+            token_forget(key_hash)  # this process stops trusting their tokens at once
+    return person
+
+
+def person_deactivate(*, actor, person, now=None):
+    """They can no longer log in or use their API tokens; their incidents keep who did what."""
+    return person_change(actor=actor, person=person, is_active=False, now=now)
+
+
+def person_reactivate(*, actor, person, now=None):
+    return person_change(actor=actor, person=person, is_active=True, now=now)
+
+
+@transaction.atomic
+def person_set_password(*, actor, person, password, now=None):
+    """Set (reset) a person's password, or with `password` None turn password login off.
+    Everyone may set their own; level 5 sets others' (a superuser's: only a superuser).
+    The audit records that it happened, never the password."""
+    now = now or timezone.now()
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if actor is not None:
+        refusal = password_set_refused(actor, person)
+        if refusal:
+            raise Forbidden(refusal)
+    before = {"password": "set" if person.has_usable_password() else "none"}
+    _set_password(person, password)
+    person.save(update_fields=["password"])
+    after = {"password": "new" if person.has_usable_password() else "none (password login off)"}
+    _record(person, actor, PersonChange.Kind.PASSWORD, now, before, after)
+    return person

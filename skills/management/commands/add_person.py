@@ -1,6 +1,8 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from skills import services
 from skills.models import Person, Role, Team
 
 
@@ -26,15 +28,23 @@ class Command(BaseCommand):
         missing = set(team) - {t.slug for t in teams}
         if missing:
             raise CommandError(f"No such team: {', '.join(sorted(missing))}.")
-        person, created = Person.objects.get_or_create(username=username)
-        person.email = email or person.email
-        person.first_name = name or person.first_name
-        person.role, person.sfia_level = role, level
-        person.is_staff = level is not None and level >= 4  # the admin site, for levels 4 and 5
-        if password:
-            person.set_password(password)
-        elif created:
-            person.set_unusable_password()
-        person.save()
-        person.teams.set(teams)
-        self.stdout.write(f"{'Created' if created else 'Updated'} {username}.")
+        person = Person.objects.filter(username=username).first()
+        try:
+            # actor None: the command line, recorded as such in the people audit.
+            if person is None:
+                services.person_create(
+                    actor=None, username=username, email=email, first_name=name, role=role, sfia_level=level,
+                    teams=teams, password=password,
+                )  # fmt: skip
+            else:
+                changes = {"role": role, "sfia_level": level, "teams": teams}
+                if email:
+                    changes["email"] = email
+                if name:
+                    changes["first_name"] = name
+                services.person_change(actor=None, person=person, **changes)
+                if password:
+                    services.person_set_password(actor=None, person=person, password=password)
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())) from None
+        self.stdout.write(f"{'Created' if person is None else 'Updated'} {username}.")
