@@ -3,6 +3,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "servicedesk",
     "skills",
     "procedures",
@@ -89,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "servicedesk.middleware.HtmxLoginRedirectMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login (skills.throttle)
 ]
 
 ROOT_URLCONF = "servicedesk.urls"
@@ -175,6 +178,22 @@ DATABASE_ROUTERS = ["servicedesk.routers.ReportingRouter"]
 # it still works, only slower, which the embedded desk's size never notices.
 SILENCED_SYSTEM_CHECKS = ["models.W040"] if _db["ENGINE"] == "django.db.backends.sqlite3" else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login throttling (django-axes; skills.throttle): failed logins on /login/ and the admin's
+# are counted per account and per client address in the cache (shared between web processes
+# when CACHE_URL is set); at LOGIN_FAILURE_LIMIT the account, or the address, gets 429 for
+# LOGIN_LOCKOUT_MINUTES, before any password is checked. An administrator unlocks with
+# `manage.py axes_reset_username <username>` or `manage.py axes_reset_ip <address>`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: the account, or the address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "skills.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "skills.throttle.client_address"
+AXES_ENABLE_ADMIN = False  # the counts live in the cache; axes' tables stay empty
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -376,6 +395,9 @@ if _cache_url:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without CACHE_URL each web process counts failed logins on its own (axes says so):
+    # documented in README.md ("Login throttling").
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "axes.W001"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

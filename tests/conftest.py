@@ -36,7 +36,8 @@ def _fast_passwords(settings):
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: the status pages and the throttles keep
-    entries there that another test's data could otherwise meet."""
+    entries there that another test's data could otherwise meet (failed logins, all from
+    127.0.0.1, would lock the next test out)."""
     cache.clear()
     status_views._LOCAL.clear()
 
