@@ -1,4 +1,7 @@
+from datetime import UTC
+
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
@@ -6,6 +9,50 @@ from incidents.models import Incident, Status
 from incidents.selectors import incidents_at_risk_q, incidents_search
 from procedures.models import Category, Service
 from skills.models import Person, Team
+
+
+class _TrueFalse(forms.NullBooleanField):
+    """`true` or `false` (any case), or absent: anything else is an error, where Django's
+    NullBooleanField would quietly read it as "no filter"."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+    def validate(self, value):
+        pass
+
+
+class _UTCDateTime(filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, compared in UTC: PostgreSQL takes offsets up to 15:59 only, and
+    ISO 8601 allows up to 23:59."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range.", code="invalid") from None
+
+
+class IsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = _UTCDateTime
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = _TrueFalse
+
+    def __init__(self, *args, **kwargs):
+        # django-filter's BooleanWidget reads anything but true/false as "not given".
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
 
 
 class IncidentFilter(filters.FilterSet):
@@ -18,16 +65,16 @@ class IncidentFilter(filters.FilterSet):
     assignee = filters.ModelChoiceFilter(queryset=Person.objects.all(), to_field_name="username")
     category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="slug")
     service = filters.ModelChoiceFilter(queryset=Service.objects.all(), to_field_name="slug")
-    is_major = filters.BooleanFilter()
-    major = filters.BooleanFilter(field_name="is_major")  # the queue page's name for is_major
-    unassigned = filters.BooleanFilter(field_name="assignee", lookup_expr="isnull")
-    breached = filters.BooleanFilter(method="filter_breached")
-    warning = filters.BooleanFilter(method="filter_warning")
+    is_major = BooleanFilter()
+    major = BooleanFilter(field_name="is_major")  # the queue page's name for is_major
+    unassigned = BooleanFilter(field_name="assignee", lookup_expr="isnull")
+    breached = BooleanFilter(method="filter_breached")
+    warning = BooleanFilter(method="filter_warning")
     q = filters.CharFilter(method="filter_q", max_length=200)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    resolved_after = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
-    resolved_before = filters.IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    resolved_after = IsoDateTimeFilter(field_name="resolved_at", lookup_expr="gte")
+    resolved_before = IsoDateTimeFilter(field_name="resolved_at", lookup_expr="lt")
 
     class Meta:
         model = Incident

@@ -4,7 +4,7 @@ one index range scan on (ordering field, id), however deep."""
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
@@ -41,6 +41,10 @@ def cursor_decode(raw, field):
         value = parse_datetime(value) if isinstance(value, str) else None
         if value is None or value.tzinfo is None:
             raise ValueError("invalid cursor: not a time with an offset")
+        try:
+            value = value.astimezone(UTC)  # PostgreSQL takes offsets up to 15:59 only
+        except OverflowError as exc:
+            raise ValueError("invalid cursor: out of range") from exc
     elif not _is_int(value):
         raise ValueError("invalid cursor: not an integer")
     return value, pk, backwards
@@ -137,6 +141,19 @@ class KeysetPagination(BasePagination):
         next_link = self._link(self.rows[-1], False) if self.has_next and self.rows else None
         prev_link = self._link(self.rows[0], True) if self.has_previous and self.rows else None
         return Response({"next": next_link, "previous": prev_link, "results": data})
+
+    def get_schema_operation_parameters(self, view):
+        orderings = [f"{prefix}{name}" for name in view.ordering_fields for prefix in ("", "-")]
+        return [
+            {"name": self.cursor_query_param, "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The `next` or `previous` link's cursor: another page of the same list."},
+            {"name": self.page_size_query_param, "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+             "description": f"1 to {self.max_page_size}; {self.page_size} by default."},
+            {"name": self.ordering_query_param, "in": "query", "required": False,
+             "schema": {"type": "string", "enum": orderings},
+             "description": f"`{view.default_ordering}` by default; `-` for descending."},
+        ]  # fmt: skip
 
     def get_paginated_response_schema(self, schema):
         return {

@@ -14,6 +14,7 @@ from incidents.models import (
 from procedures import limits
 from procedures.models import Category, Service
 from procedures.serializers import IncidentSampleSerializer
+from skills.api_fields import JSONSerializer
 from skills.models import Person, Role, Team
 
 
@@ -152,7 +153,7 @@ class IncidentCreateSerializer(IncidentSampleSerializer):
     )
 
 
-class IncidentUpdateSerializer(serializers.Serializer):
+class IncidentUpdateSerializer(JSONSerializer):
     title = serializers.CharField(max_length=limits.TITLE_MAX, required=False)
     description = serializers.CharField(max_length=limits.TEXT_MAX, allow_blank=True, required=False, trim_whitespace=False)
     category = _category_field()
@@ -175,7 +176,7 @@ class IncidentUpdateSerializer(serializers.Serializer):
         return attrs
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(JSONSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
     assignee = serializers.SlugRelatedField(
         slug_field="username", queryset=Person.objects.filter(role=Role.STAFF, is_active=True), required=False
@@ -187,11 +188,11 @@ class AssignSerializer(serializers.Serializer):
         return attrs
 
 
-class EmptySerializer(serializers.Serializer):
+class EmptySerializer(JSONSerializer):
     pass
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(JSONSerializer):
     reason = serializers.CharField(max_length=limits.REASON_MAX)
 
 
@@ -203,7 +204,7 @@ class EscalateSerializer(ReasonSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(JSONSerializer):
     resolution_code = serializers.CharField(max_length=limits.RESOLUTION_CODE_MAX)
     resolution_notes = serializers.CharField(max_length=limits.TEXT_MAX)
     cause = serializers.CharField(max_length=limits.TEXT_MAX, required=False, default="", allow_blank=True)
@@ -215,20 +216,20 @@ class DeclareMajorSerializer(ReasonSerializer):
     )
 
 
-class CloseSerializer(serializers.Serializer):
+class CloseSerializer(JSONSerializer):
     override_reason = serializers.CharField(max_length=limits.REASON_MAX, required=False, default="")
 
 
-class DeadlineMetSerializer(serializers.Serializer):
+class DeadlineMetSerializer(JSONSerializer):
     note = serializers.CharField(max_length=limits.REASON_MAX, required=False, default="", allow_blank=True)
 
 
-class PublishSerializer(serializers.Serializer):
+class PublishSerializer(JSONSerializer):
     public = serializers.BooleanField()
     public_title = serializers.CharField(max_length=limits.TITLE_MAX, required=False, allow_blank=True, default="")
 
 
-class BodySerializer(serializers.Serializer):
+class BodySerializer(JSONSerializer):
     body = serializers.CharField(max_length=limits.TEXT_MAX, trim_whitespace=False)
 
 

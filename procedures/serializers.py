@@ -13,6 +13,7 @@ from procedures.models import (
     ProcedureVersion,
     Service,
 )
+from skills.api_fields import JSONModelSerializer, JSONSerializer
 from skills.models import Person, Team
 
 VERSION_FIELDS = [
@@ -63,7 +64,7 @@ class ProcedureSerializer(VersionSerializer):
         return data
 
 
-class _VersionInput(serializers.Serializer):
+class _VersionInput(JSONSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
     calendar = serializers.SlugRelatedField(slug_field="slug", queryset=Calendar.objects.all(), required=False)
     sla_targets = serializers.JSONField(required=False)
@@ -73,13 +74,7 @@ class _VersionInput(serializers.Serializer):
     routing_rules = serializers.JSONField(required=False)
     deadlines = serializers.JSONField(required=False)
     warning_percent = serializers.IntegerField(required=False, min_value=1, max_value=99)
-
-    def validate(self, attrs):
-        if isinstance(self.initial_data, dict):
-            unknown = set(self.initial_data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-        return attrs
+    unknown_fields = False
 
 
 class ProcedureCreateSerializer(_VersionInput):
@@ -94,13 +89,12 @@ class ProcedureUpdateSerializer(_VersionInput):
     name = serializers.CharField(max_length=100, required=False)
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": ["Nothing to change."]})
         return attrs
 
 
-class IncidentSampleSerializer(serializers.Serializer):
+class IncidentSampleSerializer(JSONSerializer):
     """What an incident is registered with: the create body of the incidents API (which adds
     the reporter) and the sample of a dry run."""
 
@@ -174,7 +168,7 @@ class ChangeSerializer(serializers.ModelSerializer):
         return lines
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(JSONModelSerializer):
     procedure = serializers.SlugRelatedField(slug_field="slug", queryset=Procedure.objects.all())
 
     class Meta:
@@ -182,7 +176,7 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "procedure"]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(JSONModelSerializer):
     owner = serializers.SlugRelatedField(
         slug_field="username", queryset=Person.objects.filter(is_active=True), required=False, allow_null=True
     )
@@ -192,17 +186,17 @@ class ServiceSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "owner", "is_critical", "is_public"]
 
 
-class CalendarSerializer(serializers.ModelSerializer):
+class CalendarSerializer(JSONModelSerializer):
     class Meta:
         model = Calendar
         fields = ["slug", "name", "timezone", "around_the_clock", "working_hours", "holidays"]
 
 
-class PriorityMatrixSerializer(serializers.Serializer):
+class PriorityMatrixSerializer(JSONSerializer):
     matrix = serializers.JSONField()
 
 
-class LabelRuleSerializer(serializers.ModelSerializer):
+class LabelRuleSerializer(JSONModelSerializer):
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True)
     service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True)
 

@@ -5,6 +5,7 @@ import io
 
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, renderers, status, viewsets
 from rest_framework.decorators import action
@@ -24,12 +25,13 @@ from reporting.serializers import (
     ReviewSerializer,
     ReviewUpdateSerializer,
 )
+from skills.api_views import JSONErrors
 from skills.permissions import Policy, TokenScope
 from skills.policy import Action
 
 
 class MetricsCSVRenderer(renderers.BaseRenderer):
-    """`?format=csv`: one row per group and the total (errors as `parameter,message`)."""
+    """`?format=csv`: one row per group and the total (errors stay JSON: `JSONErrors`)."""
 
     media_type = "text/csv"
     format = "csv"
@@ -38,18 +40,12 @@ class MetricsCSVRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         out = io.StringIO()
         writer = csv.writer(out)
-        if isinstance(data, dict) and "groups" in data:
-            writer.writerow(metrics.CSV_COLUMNS)
-            writer.writerows(metrics.csv_rows(data))
-        else:
-            writer.writerow(["parameter", "message"])
-            for name, messages in (data or {}).items():
-                for message in messages if isinstance(messages, list) else [messages]:
-                    writer.writerow([name, message])
+        writer.writerow(metrics.CSV_COLUMNS)
+        writer.writerows(metrics.csv_rows(data))
         return out.getvalue().encode(self.charset)
 
 
-class MetricsView(APIView):
+class MetricsView(JSONErrors, APIView):
     """The process figures for a period, optionally grouped, with a trend and the backlog
     at the period's end. Level 4 sees their teams' incidents, level 5 everyone's."""
 
@@ -58,10 +54,16 @@ class MetricsView(APIView):
     policy = {"get": Action.VIEW_METRICS}
     action = "get"
 
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:  # DRF's answer to an unknown ?format=
+            raise exceptions.ValidationError({"format": ["Must be json or csv."]}) from None
+
     @extend_schema(
         parameters=[
-            OpenApiParameter("from", str, required=True, description="First day, YYYY-MM-DD."),
-            OpenApiParameter("to", str, required=True, description="Last day (included), YYYY-MM-DD; at most five years after `from`."),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="First day, YYYY-MM-DD."),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True, description="Last day (included), YYYY-MM-DD; at most five years after `from`."),
             OpenApiParameter("group_by", str, enum=list(metrics.GROUPS)),
             OpenApiParameter("format", str, enum=["json", "csv"]),
         ],

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from procedures.limits import TEXT_MAX, TITLE_MAX
 from reporting.models import Review, ReviewAction
+from skills.api_fields import JSONSerializer
 from skills.models import Person, Role
 
 REVIEW_STATES = [("open", "Open"), ("closed", "Closed")]
@@ -73,11 +74,11 @@ def _jsonable(value):
     return value
 
 
-class ReviewRequestSerializer(serializers.Serializer):
+class ReviewRequestSerializer(JSONSerializer):
     incident = serializers.RegexField(r"^INC-\d{6,}$", help_text="The incident's reference.")
 
 
-class ReviewUpdateSerializer(serializers.Serializer):
+class ReviewUpdateSerializer(JSONSerializer):
     impact = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     causes = serializers.ListField(
         child=serializers.CharField(max_length=500, allow_blank=True), required=False, max_length=20,
@@ -87,11 +88,11 @@ class ReviewUpdateSerializer(serializers.Serializer):
     went_badly = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
 
 
-class ReviewActionCreateSerializer(serializers.Serializer):
+class ReviewActionCreateSerializer(JSONSerializer):
     title = serializers.CharField(max_length=TITLE_MAX)
     owner = serializers.SlugRelatedField(slug_field="username", queryset=Person.objects.filter(role=Role.STAFF))
     due_on = serializers.DateField(input_formats=["%Y-%m-%d"])
 
 
-class ReviewCloseSerializer(serializers.Serializer):
+class ReviewCloseSerializer(JSONSerializer):
     outcome = serializers.CharField(max_length=TEXT_MAX)

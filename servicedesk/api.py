@@ -14,7 +14,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from servicedesk.middleware import DATABASE_ERRORS, database_unavailable
+from servicedesk.middleware import DATABASE_ERRORS, NulCharacter, database_unavailable
 from skills.errors import Conflict, Forbidden, TooLarge
 
 
@@ -41,24 +41,38 @@ class LimitedJSONParser(JSONParser):
         except (ValueError, UnicodeDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from None
         else:
-            if not nested_too_deeply(data, settings.MAX_JSON_DEPTH):
+            problem = json_problem(data, settings.MAX_JSON_DEPTH)
+            if problem is None:
                 return data
-        raise exceptions.ParseError(
-            f"JSON nested too deeply: at most {settings.MAX_JSON_DEPTH} levels of arrays and objects."
-        )
+            raise exceptions.ParseError(problem)
+        raise exceptions.ParseError(JSON_TOO_DEEP.format(limit=settings.MAX_JSON_DEPTH))
 
 
-def nested_too_deeply(data, limit):
-    """Whether arrays and objects in `data` nest deeper than `limit` (walked without
-    recursion, so no depth can exhaust the stack)."""
-    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+JSON_TOO_DEEP = "JSON nested too deeply: at most {limit} levels of arrays and objects."
+JSON_NUL = "JSON strings may not contain the NUL character (\\u0000)."
+
+
+def json_problem(data, limit):
+    """Why parsed JSON `data` is refused, or None: arrays and objects nested deeper than
+    `limit`, or a NUL character in a string (PostgreSQL's text cannot hold one). Walked
+    without recursion, so no depth can exhaust the stack."""
+    stack = [(data, 1)]
     while stack:
         node, depth = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return JSON_NUL
+            continue
+        if not isinstance(node, (dict, list)):
+            continue
         if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+            return JSON_TOO_DEEP.format(limit=limit)
+        if isinstance(node, dict):
+            stack.extend((key, depth) for key in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        else:
+            stack.extend((child, depth + 1) for child in node)
+    return None
 
 
 def exception_handler(exc, context):
@@ -101,7 +115,8 @@ def _json_error(detail, status_code):
 
 def bad_request(request, exception):
     if _is_api(request):
-        return _json_error("Bad request.", 400)
+        detail = str(exception) if isinstance(exception, NulCharacter) else "Bad request."
+        return _json_error(detail, 400)
     return defaults.bad_request(request, exception)
 
 

@@ -2,6 +2,7 @@ import logging
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render, resolve_url
@@ -96,6 +97,25 @@ def _file_too_large(request):
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = "/"
     return render(request, "413.html", {"message": message, "back": back}, status=413)
+
+
+class NulCharacter(SuspiciousOperation):
+    """A NUL character in the address: no page or endpoint takes one (PostgreSQL's text
+    cannot hold it)."""
+
+
+class NulCharacterMiddleware:
+    """A NUL character in the path or the query is a 400 (JSON under /api/), before a view
+    hands it to PostgreSQL, whose text cannot hold one (a 500 otherwise)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.GET
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in v for v in query.getlist(key)) for key in query):
+            raise NulCharacter("The address may not contain the NUL character (%00).")
+        return self.get_response(request)
 
 
 class NoStoreMiddleware:

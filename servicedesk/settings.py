@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "servicedesk.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "servicedesk.middleware.NoStoreMiddleware",
+    "servicedesk.middleware.NulCharacterMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

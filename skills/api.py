@@ -4,6 +4,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from skills import services
+from skills.api_fields import JSONModelSerializer
 from skills.models import Team
 from skills.permissions import Policy, TokenScope
 from skills.policy import Action
@@ -35,7 +36,7 @@ class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(self.get_serializer(obj).data)
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(JSONModelSerializer):
     members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
 
     class Meta:

@@ -9,12 +9,14 @@ from rest_framework import serializers
 from incidents import services
 from incidents.inbound.labels import LabelMapper
 from procedures.limits import TEXT_MAX, TITLE_MAX
+from skills.api_fields import JSONSerializer
 
 DEDUP_KEY_MAX = 200
 DETAILS_MAX = 10_000  # characters of JSON
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(JSONSerializer):
+    unknown_fields = False
     dedup_key = serializers.CharField(max_length=DEDUP_KEY_MAX)
     action = serializers.ChoiceField(choices=["trigger", "acknowledge", "resolve"])
     summary = serializers.CharField(max_length=TITLE_MAX, required=False)
@@ -22,13 +24,6 @@ class EventSerializer(serializers.Serializer):
     severity = serializers.CharField(max_length=40, required=False, default="")
     service = serializers.CharField(max_length=50, required=False, default="")
     details = serializers.DictField(required=False, default=dict)
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().to_internal_value(data)
 
     def validate_details(self, value):
         if len(json.dumps(value)) > DETAILS_MAX:

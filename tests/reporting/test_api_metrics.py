@@ -74,10 +74,25 @@ def test_five_years_exactly_is_allowed(world, api):
     assert api(world.people[5]).get(URL, {"from": "2020-01-01", "to": "2024-12-31"}).status_code == 200
 
 
-def test_a_bad_parameter_in_csv_is_still_a_400_naming_it(world, api):
+def test_a_bad_parameter_in_csv_is_still_a_json_400_naming_it(world, api):
     response = api(world.people[5]).get(URL, {"from": "x", "to": "2026-01-01", "format": "csv"})
     assert response.status_code == 400
-    assert "from," in response.content.decode()
+    assert response["Content-Type"] == "application/json"
+    assert "from" in response.json()
+
+
+def test_options_in_csv_is_json(world, api):
+    response = api(world.people[5]).options(f"{URL}?from=2026-03-01&to=2026-03-31&format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["name"]
+
+
+def test_a_refusal_in_csv_is_json_too(world, api):
+    response = api(world.people[3]).get(URL, {**MARCH, "format": "csv"})
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"]
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
