@@ -1,10 +1,18 @@
 #!/usr/bin/env python
 import os
+import secrets
 import sys
+
+# Commands that read the code and sign nothing: a fresh checkout (no SECRET_KEY, DEBUG off)
+# may run them. They get a throwaway key held in memory only; anything that serves, sends
+# or signs still needs the operator's key.
+CODE_ONLY_COMMANDS = {"makemigrations", "check", "showmigrations", "sqlmigrate", "help"}
 
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    if len(sys.argv) > 1 and sys.argv[1] in CODE_ONLY_COMMANDS and not os.environ.get("SECRET_KEY"):
+        os.environ["SECRET_KEY"] = secrets.token_urlsafe(50)
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

@@ -128,3 +128,18 @@ def test_the_embedded_mode_makes_its_folders_and_kombu_keeps_its_control_folder_
     assert {p.name for p in (var / "broker" / "control").iterdir()} >= {"sweeps.exchange"}
     assert len(list((var / "broker" / "queue").iterdir())) == 1
     assert list(cwd.iterdir()) == [cwd / "manage.py"]  # no ./control beside it
+
+
+def test_code_only_commands_run_without_a_secret_key_and_create_nothing(tmp_path, cwd):
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "STATIC_ROOT"}}
+    env = {**base, "DEBUG": "false", "DATABASE_URL": "sqlite:///:memory:", "FIREBREAK_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and "No changes detected" in result.stdout, result.stderr
+    assert not (tmp_path / "var").exists() and list(cwd.iterdir()) == [cwd / "manage.py"]
+    served = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", "from django.conf import settings; settings.SECRET_KEY"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert served.returncode != 0 and "SECRET_KEY must be set" in served.stderr
