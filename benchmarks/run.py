@@ -69,7 +69,10 @@ def log(message):
 
 def database_name(incidents):
     """One database per data-set size, built once and reused: firebreak_bench (100,000),
-    firebreak_bench_1m (1,000,000), firebreak_bench_<n> otherwise."""
+    firebreak_bench_1m (1,000,000), firebreak_bench_<n> otherwise. BENCH_DATABASE names
+    another one (say, a copy made with CREATE DATABASE ... TEMPLATE firebreak_bench_1m)."""
+    if os.environ.get("BENCH_DATABASE"):
+        return os.environ["BENCH_DATABASE"]
     if incidents == 100_000:
         return "firebreak_bench"
     if incidents % 1_000_000 == 0:
@@ -113,13 +116,29 @@ def ensure_database(bench_url, rebuild=False):
 
 
 def migrations_fingerprint():
-    """A hash of every migration file: when it changes (say, an initial migration was
-    regenerated), the bench database is built again instead of being trusted."""
-    digest = hashlib.sha256()
-    for path in sorted(ROOT.glob("*/migrations/*.py")):
-        digest.update(str(path.relative_to(ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+    """Each migration file's hash, as JSON. A new file only needs `migrate`; a file that
+    changed or vanished since the database was built (say, an initial migration was
+    regenerated) means the bench database is built again instead of being trusted."""
+    return json.dumps(
+        {
+            str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(ROOT.glob("*/migrations/*.py"))
+        },
+        sort_keys=True,
+    )
+
+
+def needs_rebuild(stored, current):
+    """True when a migration the bench database was built with changed or vanished (or the
+    record is missing or from the old whole-tree hash); new migrations are only applied."""
+    if stored is None:
+        return True
+    try:
+        before = json.loads(stored)
+    except ValueError:
+        return True
+    now = json.loads(current)
+    return any(now.get(name) != digest for name, digest in before.items())
 
 
 def stored_fingerprint(bench_url):
@@ -635,7 +654,7 @@ def main():
     server_info = ensure_database(bench_url, rebuild=args.rebuild)
     fingerprint = migrations_fingerprint()
     has_schema, stored = stored_fingerprint(bench_url)
-    if has_schema and stored != fingerprint:
+    if has_schema and needs_rebuild(stored, fingerprint):
         log("the migrations changed since the bench database was built: building it again")
         ensure_database(bench_url, rebuild=True)
     log(f"database {BENCH_DB} (PostgreSQL {server_info['server_version']}): migrate, seed_demo")

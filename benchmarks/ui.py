@@ -193,7 +193,7 @@ def main():
     run.ensure_database(bench_url)
     fingerprint = run.migrations_fingerprint()
     has_schema, stored = run.stored_fingerprint(bench_url)
-    if has_schema and stored != fingerprint:
+    if has_schema and run.needs_rebuild(stored, fingerprint):
         run.log("the migrations changed since the database was built: building it again")
         run.ensure_database(bench_url, rebuild=True)
     run.manage(env, "migrate", "--noinput", "-v0")
