@@ -5,6 +5,7 @@ from django.utils import timezone
 from incidents import maintenance
 from incidents.delivery import retry_failed
 from incidents.models import (
+    InboundMessage,
     Incident,
     MaintenanceEvent,
     MaintenanceWindow,
@@ -51,6 +52,30 @@ class IncidentAdmin(PolicyAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in Incident._meta.fields]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(PolicyAdmin):
+    """Email in: every message the desk was handed, what became of it and why (level 4
+    and up, like the outbox; read-only, a record)."""
+
+    view_action = Action.VIEW_OUTBOX
+    change_action = None
+    list_display = ["received_at", "sender", "subject", "via", "state", "outcome", "reason", "incident"]
+    list_filter = ["state", "via", "outcome"]
+    search_fields = ["sender", "subject", "message_id"]
+    list_select_related = ["incident"]
+    ordering = ["-received_at", "-id"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        # Messages of incidents the person may not see stay hidden, as in the outbox.
+        visible = incidents_visible_to(request.user).values("pk")
+        queryset = super().get_queryset(request)
+        return queryset.filter(incident__in=visible) | queryset.filter(incident__isnull=True)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in InboundMessage._meta.fields]
 
 
 @admin.register(OutboundMessage)

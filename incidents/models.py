@@ -277,6 +277,7 @@ class TimelineEvent(models.Model):
         PUBLISHED = "published"
         ATTACHED = "attached"  # a file became visible (scanned, if a scanner is set)
         ATTACHMENT_REJECTED = "attachment_rejected"  # the scanner refused it: internal
+        ATTACHMENT_REFUSED = "attachment_refused"  # an emailed file the upload rules refused: internal
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()
@@ -629,6 +630,53 @@ class InboundAlert(models.Model):
 
     def __str__(self):
         return f"{self.status} {self.source_key} ({self.state})"
+
+
+class InboundMessage(models.Model):
+    """One email handed to the desk (the API, an MTA's pipe, the IMAP poller), written in
+    the same transaction as what it did: the unique `key` (its Message-ID, or a hash of the
+    raw message without one) is how a message given twice is taken once, and how
+    fetch_mail, restarted after a crash, knows a message it still sees was taken."""
+
+    class State(models.TextChoices):
+        DONE = "done", "Taken"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    class Via(models.TextChoices):
+        API = "api", "API"
+        PIPE = "pipe", "MTA pipe"
+        IMAP = "imap", "IMAP"
+
+    key = models.CharField(max_length=255, unique=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    sender = models.CharField(max_length=254, blank=True)  # the From address, lower case
+    subject = models.CharField(max_length=255, blank=True)
+    size = models.PositiveIntegerField()
+    via = models.CharField(max_length=10, choices=Via.choices)
+    received_by = models.ForeignKey(  # the integration account that posted it (the API)
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField()
+    state = models.CharField(max_length=10, choices=State.choices)
+    # created, commented, noted, reopened (done); the reason says why it was ignored or failed.
+    outcome = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        indexes = [
+            # The loop guard: a sender's messages of the last minute.
+            models.Index(fields=["sender", "received_at"], name="inbound_mail_sender"),
+            # The admin's list, newest first.
+            models.Index(fields=["received_at", "id"], name="inbound_mail_received"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.state})"
 
 
 def attachment_path(instance, filename):

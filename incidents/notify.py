@@ -4,6 +4,7 @@ caller's transaction; delivery happens after commit (incidents.delivery)."""
 import hashlib
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -42,6 +43,31 @@ def one_line(text, limit=250):
 
 def _domain():
     return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+# The Message-IDs this desk writes: one per message of an incident ("<digest>.<pk>@"), the
+# incident's thread ("<incident-<pk>@"), and the status page's ("<digest>.status@",
+# "<status-<public id>@").
+_OUR_ID = re.compile(
+    r"^<(?:(?P<digest>[0-9a-f]{20})\.(?P<pk>\d+|status)|incident-(?P<thread>\d+)|status-(?P<public>[0-9a-f]+))"
+    r"@(?P<domain>[^<>@\s]+)>$",
+    re.IGNORECASE,
+)
+
+
+def our_message_id(message_id):
+    """What a Message-ID says when this desk wrote it, else None: ("sent", incident pk),
+    ("thread", incident pk), ("status", public id) or ("status-sent", None)."""
+    match = _OUR_ID.match(message_id or "")
+    if match is None or match["domain"].lower() != _domain().lower():
+        return None
+    if match["thread"]:
+        return "thread", int(match["thread"])
+    if match["public"]:
+        return "status", match["public"].lower()
+    if match["pk"].lower() == "status":
+        return "status-sent", None
+    return "sent", int(match["pk"])
 
 
 def thread_id(incident):

@@ -149,12 +149,13 @@ def _routed_event(incident, decision, raised_from, now):
 @transaction.atomic
 def incident_register(
     *, actor, title, category, impact, urgency, description="", service=None, channel="web", reporter=None,
-    registration_key=None, link_to=None, now=None, source_key="", follows=None,
+    registration_key=None, link_to=None, now=None, source_key="", follows=None, detail=None,
 ):  # fmt: skip
     """Register an incident. With a `registration_key` (the form's one-time token) a
     repeated submission returns the incident the first one made: the unique index on the
     key decides, so two submissions at once still make one. `link_to` links it to a
-    related incident (level 2)."""
+    related incident (level 2). `detail` adds to the registration's timeline event (an
+    email's Message-ID and subject)."""
     now = now or timezone.now()
     _require(actor, Action.REGISTER)
     limits.check_incident_text(title=title, description=description)
@@ -196,6 +197,7 @@ def incident_register(
     _event(
         incident, actor, Kind.REGISTERED, now, public=True,
         channel=channel, impact=impact, urgency=urgency, category=category.slug, service=_slug(service),
+        **({"follows": follows.reference} if follows is not None else {}), **(detail or {}),
     )  # fmt: skip
     _routed_event(incident, decision, impact, now)
     if link_to is not None:
@@ -567,11 +569,12 @@ def _reopen_window(incident, now):
 
 
 @transaction.atomic
-def incident_comment(*, actor, incident, body, now=None):
-    """A requester's reply: public on the timeline; the assignee (or the team) is told."""
+def incident_comment(*, actor, incident, body, now=None, detail=None):
+    """A requester's reply: public on the timeline; the assignee (or the team) is told.
+    `detail` adds to the event (an emailed reply's Message-ID)."""
     limits.check_incident_text(body=body)
     incident, now = _begin(actor, incident, Action.COMMENT, "comment", "reply to", now=now)
-    event = _event(incident, actor, Kind.COMMENT, now, public=True, body=body)
+    event = _event(incident, actor, Kind.COMMENT, now, public=True, body=body, **(detail or {}))
     _save(incident, now)
     notify.queue_email(incident, notify.assignee_or_team(incident), headline=f"Reply from {actor.username}: {incident.title}", body=body,
                        key=f"comment:{event.pk}", now=now)  # fmt: skip
@@ -716,13 +719,14 @@ def incident_watch(*, actor, incident, watching=True, now=None):
 
 
 @transaction.atomic
-def incident_add_note(*, actor, incident, body, now=None):
-    """An internal work note: staff only, never sent outside."""
+def incident_add_note(*, actor, incident, body, now=None, detail=None):
+    """An internal work note: staff only, never sent outside. `detail` adds to the event
+    (an emailed note's Message-ID)."""
     limits.check_incident_text(body=body)
     now = now or timezone.now()
     incident = _lock(incident)
     _require(actor, Action.NOTE, incident)
-    event = _event(incident, actor, Kind.NOTE, now, body=body)
+    event = _event(incident, actor, Kind.NOTE, now, body=body, **(detail or {}))
     _save(incident, now)
     return incident, event
 
@@ -900,6 +904,19 @@ def _store_attachment(actor, incident, checked, stream, declared_type, channel, 
         attachment.file.storage.delete(stored)  # a refused attachment leaves no bytes behind
         raise
     return attachment
+
+
+@transaction.atomic
+def attachment_refused(*, actor, incident, name, reason, channel="email", now=None):
+    """An attachment that came with a message (email) and was refused (its type, its size,
+    the incident's room): noted on the internal timeline, so the desk knows a file was
+    sent and why it is not there; the message itself is still taken."""
+    now = now or timezone.now()
+    incident = _lock(incident)
+    _event(incident, actor, Kind.ATTACHMENT_REFUSED, now, name=uploads.clean_name(name), reason=str(reason)[:2000],
+           channel=channel)  # fmt: skip
+    _save(incident, now)
+    return incident
 
 
 def _release(attachment, incident, reason, now):

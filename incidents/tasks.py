@@ -4,7 +4,7 @@ so a duplicate, late or lost message changes nothing."""
 from celery import shared_task
 
 from incidents import delivery, engine, fanout, maintenance, services
-from incidents.inbound import alerts
+from incidents.inbound import alerts, imap
 
 
 @shared_task(name="incidents.tasks.deliver_outbox", ignore_result=True)
@@ -48,3 +48,13 @@ def scan_attachments():
 def sweep_maintenance():
     """Tell subscribers of maintenance windows that started or ended (each once)."""
     return maintenance.sweep()
+
+
+@shared_task(name="incidents.tasks.fetch_mail", ignore_result=True)
+def fetch_mail():
+    """Beat's poll of the IMAP mailbox (only scheduled when MAIL_IMAP_URL is set)."""
+    from django.conf import settings
+
+    if not settings.MAIL_IMAP_URL:
+        return {}
+    return dict(imap.fetch())

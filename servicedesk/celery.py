@@ -65,6 +65,11 @@ def _schedule(sender, **kwargs):
             "task": "reporting.tasks.remind_review_actions", "schedule": daily, "options": daily_expires,
         },
     }
+    if settings.MAIL_IMAP_URL:  # email in from a mailbox: polled (incidents.inbound.imap)
+        poll = float(settings.MAIL_FETCH_SECONDS)
+        sender.conf.beat_schedule["fetch-mail"] = {
+            "task": "incidents.tasks.fetch_mail", "schedule": poll, "options": {"expires": poll},
+        }
     if settings.ATTACHMENT_SCANNER:  # nothing waits for a scan without one: no task for the single worker
         sender.conf.beat_schedule["scan-attachments"] = {
             "task": "incidents.tasks.scan_attachments", "schedule": every, "options": expires,

@@ -57,9 +57,14 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
+# Email in takes one raw message of up to MAIL_MAX_BYTES.
+EMAIL_IN_PATH = "/api/v1/integrations/email/"
+
+
 class BodySizeLimitMiddleware:
     """Answer 413 for a request body over MAX_JSON_BODY_BYTES before anything reads it; a
-    file sent to an `/attachments/` URL may be ATTACHMENT_MAX_BYTES (and its form)."""
+    file sent to an `/attachments/` URL may be ATTACHMENT_MAX_BYTES (and its form), a
+    message sent to email in MAIL_MAX_BYTES."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -72,6 +77,12 @@ class BodySizeLimitMiddleware:
         if is_attachment_upload(request):
             if length > settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
                 return _file_too_large(request)
+        elif request.path == EMAIL_IN_PATH:
+            if length > settings.MAIL_MAX_BYTES:
+                return JsonResponse(
+                    {"detail": f"The message is too large: the limit is {settings.MAIL_MAX_BYTES} bytes (MAIL_MAX_BYTES)."},
+                    status=413,
+                )
         elif length > settings.MAX_JSON_BODY_BYTES:
             return JsonResponse(
                 {"detail": f"Request body too large: the limit is {settings.MAX_JSON_BODY_BYTES} bytes."},

@@ -270,6 +270,22 @@ ATTACHMENT_SCANNER = env_str("ATTACHMENT_SCANNER", "")
 INBOUND_DEFAULT_CATEGORY = env_str("INBOUND_DEFAULT_CATEGORY", "hardware")
 INBOUND_MAX_ALERTS = env_int("INBOUND_MAX_ALERTS", 1000, minimum=1)
 
+# Email in (incidents.inbound.mail; docs/email-in.md): the largest message taken (the API
+# answers 413 above it before reading the body), how many messages one sender may send a
+# minute before the rest are ignored (a loop), the desk's own address (mail from it is a
+# loop), the category new mail is registered in, and the IMAP mailbox fetch_mail polls
+# (imaps://user:password@host[:port]/INBOX; empty: no polling) with its folders.
+MAIL_MAX_BYTES = env_int("MAIL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+MAIL_SENDER_RATE = env_int("MAIL_SENDER_RATE", 20, minimum=1)
+MAIL_DESK_ADDRESS = env_str("MAIL_DESK_ADDRESS", "")
+MAIL_CATEGORY = env_str("MAIL_CATEGORY", "") or INBOUND_DEFAULT_CATEGORY
+MAIL_IMAP_URL = env_str("MAIL_IMAP_URL", "")
+if MAIL_IMAP_URL:
+    env_url("MAIL_IMAP_URL", "", schemes={"imap", "imaps"})
+MAIL_IMAP_PROCESSED_FOLDER = env_str("MAIL_IMAP_PROCESSED_FOLDER", "Processed")
+MAIL_IMAP_FAILED_FOLDER = env_str("MAIL_IMAP_FAILED_FOLDER", "Failed")
+MAIL_FETCH_SECONDS = env_int("MAIL_FETCH_SECONDS", 60, minimum=5, maximum=3600)
+
 # Security. TLS is terminated by the proxy in front of gunicorn; see README.md.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)

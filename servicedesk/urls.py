@@ -4,7 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from incidents.api import IncidentViewSet, OutboxViewSet
-from incidents.api_inbound import AlertmanagerWebhook, EventsEndpoint
+from incidents.api_inbound import AlertmanagerWebhook, EmailEndpoint, EventsEndpoint
 from incidents.api_maintenance import MaintenanceViewSet
 from incidents.views import unsubscribe
 from procedures.api import (
@@ -42,6 +42,7 @@ urlpatterns = [
     path("api/v1/dashboard/", DashboardView.as_view(), name="dashboard-api"),
     path("api/v1/integrations/alertmanager/", AlertmanagerWebhook.as_view(), name="alertmanager-webhook"),
     path("api/v1/events/", EventsEndpoint.as_view(), name="events"),
+    path("api/v1/integrations/email/", EmailEndpoint.as_view(), name="email-in"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SchemaDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -4,6 +4,7 @@ import secrets
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class SfiaLevel(models.IntegerChoices):
@@ -44,6 +45,10 @@ class Person(AbstractUser):
     class Meta:
         verbose_name = "person"
         verbose_name_plural = "people"
+        indexes = [
+            # Email in finds the sender by address, case-insensitively (email__iexact is UPPER()).
+            models.Index(Upper("email"), name="person_email_upper"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="staff_have_a_level",

@@ -338,6 +338,13 @@ def password_set_refused(actor, person):
     return None
 
 
+def may_add_reporter_by_email(actor):
+    """May mail handed in by `actor` create a reporter account for an unknown sender? The
+    mail commands (`actor` None: whoever runs manage.py holds the database already) and
+    integration accounts that may ingest (the email endpoint's token)."""
+    return actor is None or can(actor, Action.INGEST)
+
+
 def why_not(actor, action, obj=None):
     """A sentence for a 403 that names the refused action."""
     action = Action(action)

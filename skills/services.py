@@ -1,8 +1,10 @@
+import re
+import secrets
 from datetime import timedelta
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from skills.config import config_save
@@ -12,6 +14,7 @@ from skills.policy import (
     SUPERUSER_FIELDS,
     Action,
     can,
+    may_add_reporter_by_email,
     password_set_refused,
     person_change_refused,
     why_not,
@@ -137,10 +140,11 @@ def _set_password(person, password):
     person.set_password(password)
 
 
-def _record(person, actor, kind, now, before, after):
+def _record(person, actor, kind, now, before, after, actor_name=None):
     changed = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    actor_name = actor_name or (actor.username if actor is not None else COMMAND_LINE)
     return PersonChange.objects.create(
-        person=person, actor=actor, actor_name=actor.username if actor is not None else COMMAND_LINE, at=now,
+        person=person, actor=actor, actor_name=actor_name, at=now,
         kind=kind, before={key: before.get(key) for key in changed if key in before},
         after={key: after.get(key) for key in changed if key in after},
     )  # fmt: skip
@@ -240,4 +244,55 @@ def person_set_password(*, actor, person, password, now=None):
     person.save(update_fields=["password"])
     after = {"password": "new" if person.has_usable_password() else "none (password login off)"}
     _record(person, actor, PersonChange.Kind.PASSWORD, now, before, after)
+    return person
+
+
+EMAIL_IN = "email in"  # the actor's name for reporter accounts made for unknown senders
+USERNAME_MAX = 150
+
+
+def person_for_email(address):
+    """The person mail from `address` comes from: the active one with that email (case
+    does not matter; the oldest account if several), else an inactive one (so mail from a
+    deactivated account is refused, not given a new account), else None."""
+    return (
+        Person.objects.filter(email__iexact=address).order_by("-is_active", "id").first()
+        if address else None
+    )
+
+
+def _username_for(address):
+    base = re.sub(r"[^\w.@+-]", "-", address.lower())[:USERNAME_MAX]
+    if not Person.objects.filter(username=base).exists():
+        return base
+    return f"{base[: USERNAME_MAX - 9]}-{secrets.token_hex(4)}"
+
+
+def person_create_for_email(*, address, name="", received_by=None, now=None):
+    """A reporter account for a sender the desk does not know (email in): the lowest role
+    (reporter, no SFIA level), no password (they follow their incidents by email, and may
+    have a password set later), audited like every account as made by "email in" (and the
+    integration account that handed the mail in, if one did). Two messages from the same
+    new sender at once make one account: the unique username decides, and the loser finds
+    the winner's. Returns the person."""
+    if not may_add_reporter_by_email(received_by):
+        raise Forbidden(why_not(received_by, Action.INGEST))
+    now = now or timezone.now()
+    first, _, last = " ".join(name.split()).partition(" ")
+    username = _username_for(address)
+    try:
+        with transaction.atomic():
+            person = Person(
+                username=username, email=address, first_name=first[:150], last_name=last[:150], role=Role.REPORTER,
+                is_active=True, date_joined=now,
+            )  # fmt: skip
+            person.set_unusable_password()
+            person.full_clean()
+            person.save()
+            _record(person, received_by, PersonChange.Kind.CREATED, now, {}, account_of(person), actor_name=EMAIL_IN)
+    except (IntegrityError, ValidationError):
+        found = person_for_email(address)
+        if found is None:
+            raise
+        return found
     return person
