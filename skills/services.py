@@ -277,6 +277,9 @@ def person_create_for_email(*, address, name="", received_by=None, now=None):
     the winner's. Returns the person."""
     if not may_add_reporter_by_email(received_by):
         raise Forbidden(why_not(received_by, Action.INGEST))
+    found = person_for_email(address)
+    if found is not None:
+        return found
     now = now or timezone.now()
     first, _, last = " ".join(name.split()).partition(" ")
     username = _username_for(address)

@@ -12,7 +12,7 @@ _KEEP = {
     "p", "br", "div", "span", "li", "ul", "ol", "blockquote", "pre", "code", "table", "tr", "td", "th", "thead",
     "tbody", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "b", "i", "em", "strong", "a", "font", "section", "article",
 }  # fmt: skip
-_BLOCKS = {"p", "div", "li", "ul", "ol", "blockquote", "pre", "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+_BLOCKS = {"p", "div", "ul", "ol", "blockquote", "pre", "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
            "section", "article"}  # fmt: skip
 
 
@@ -30,7 +30,7 @@ class _Text(HTMLParser):
         if tag == "blockquote":
             self.quote += 1
         if tag == "li":
-            self.parts.append("- ")
+            self.parts.append("\n- ")
         if tag in ("td", "th"):
             self.parts.append(" ")
 

@@ -131,3 +131,33 @@ def test_staff_need_a_level_and_only_staff_have_one(world):
 def test_nobody_deactivates_themselves(world):
     with pytest.raises(Forbidden):
         services.person_deactivate(actor=world.people[5], person=world.people[5])
+
+
+# --- reporter accounts for unknown email senders (email in) -------------------------------------
+
+
+def test_email_in_creates_a_reporter_without_a_password_recorded_as_email_in(world):
+    person = services.person_create_for_email(address="new.person+desk@customer.example", name="New Person")
+    assert (person.username, person.role, person.sfia_level) == ("new.person+desk@customer.example", Role.REPORTER, None)
+    assert not person.has_usable_password()
+    change = PersonChange.objects.get(person=person)
+    assert (change.actor_name, change.kind, change.after["role"]) == (services.EMAIL_IN, "created", "reporter")
+
+
+def test_email_in_finds_the_account_it_would_make_twice(world):
+    first = services.person_create_for_email(address="twice@customer.example")
+    assert services.person_create_for_email(address="twice@customer.example") == first
+    assert Person.objects.filter(email="twice@customer.example").count() == 1
+
+
+def test_email_in_picks_another_username_when_the_address_is_taken_as_one(world):
+    PersonFactory(username="taken@customer.example", email="someone.else@example.com")
+    person = services.person_create_for_email(address="taken@customer.example")
+    assert person.username.startswith("taken@customer.example-")
+
+
+@pytest.mark.parametrize("level", [1, 5])
+def test_only_integrations_and_the_command_line_create_accounts_for_mail(world, level):
+    with pytest.raises(Forbidden):
+        services.person_create_for_email(address="x@customer.example", received_by=world.people[level])
+    assert not Person.objects.filter(email="x@customer.example").exists()
