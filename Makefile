@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 # The application's code for bandit (tests and benchmarks are not shipped).
 BANDIT_PATHS := servicedesk skills procedures incidents reporting manage.py
 
-.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status clean
+.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
@@ -92,7 +92,7 @@ test: install system-deps
 BENCH_INCIDENTS ?= 1000000
 BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0 \
 	  ALLOWED_HOSTS=127.0.0.1 API_THROTTLE_RATE=off EMAIL_HOST=
-bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-status
+bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status
 
 bench-data: install
 	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_INCIDENTS) --prepare-only
@@ -117,6 +117,11 @@ bench-ui: bench-data
 bench-inbound: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/inbound.py
+
+# Needs Debian's dovecot-imapd (make system-deps).
+bench-mail: install
+	@export DATABASE_URL="$(TEST_DATABASE_URL)" CELERY_BROKER_URL="$(TEST_BROKER_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
+	$(PY) benchmarks/mail.py
 
 bench-status: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \

@@ -1,9 +1,9 @@
 """fetch_mail: take the messages of an IMAP mailbox (MAIL_IMAP_URL) through email in.
 
-Each message is taken in its own transaction (incidents.inbound.mail: the InboundMessage
-row and what it did commit together) and only then moved on the server: to the processed
-folder, or, when it failed, to the failed folder as a copy that carries the reason in an
-`X-Firebreak-Failed` header. Killed between the commit and the move, the next run finds
+Messages are fetched a batch at a time; each is taken in its own transaction
+(incidents.inbound.mail: the InboundMessage row and what it did commit together), and only
+then is the batch moved on the server: to the processed folder, or, for those that failed,
+to the failed folder as a copy that carries the reason in an `X-Firebreak-Failed` header. Killed between the commit and the move, the next run finds
 the message's row (its key) and only moves it; killed before the commit, nothing was
 kept and the message is taken then. So a message is never lost and never taken twice."""
 
@@ -104,11 +104,37 @@ def _sizes(conn):
     return dict(sorted(sizes.items(), key=lambda item: int(item[0])))
 
 
-def _body(conn, uid):
-    for item in _check(conn.uid("FETCH", uid, "(BODY.PEEK[])"), f"fetch {uid}"):
+_UID = re.compile(rb"UID (\d+)")
+# Messages are fetched, and moved after their commits, a batch per command: round trips,
+# not bytes, are what a poll spends its time on. A batch holds at most this many messages
+# and bytes (a larger message comes alone).
+BATCH = 25
+BATCH_BYTES = 8 * 1024 * 1024
+
+
+def _bodies(conn, uids):
+    """{uid: raw message} for `uids`, in one command, without setting \\Seen."""
+    if not uids:
+        return {}
+    found = {}
+    for item in _check(conn.uid("FETCH", ",".join(uids), "(UID BODY.PEEK[])"), "fetch"):
         if isinstance(item, tuple):
-            return item[1]
-    return None
+            match = _UID.search(item[0])
+            if match:
+                found[match[1].decode()] = item[1]
+    return found
+
+
+def _batches(sizes):
+    batch, total = [], 0
+    for uid, size in sizes:
+        if batch and (len(batch) >= BATCH or total + size > BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append((uid, size))
+        total += size if size <= settings.MAIL_MAX_BYTES else 0
+    if batch:
+        yield batch
 
 
 class Poller:
@@ -128,6 +154,7 @@ class Poller:
             _check(self.conn.uid("EXPUNGE", uid), f"expunge {uid}")
 
     def move(self, uid, folder):
+        """Move one message (or several: "1,2,3") to `folder`."""
         if self.can_move:
             _check(self.conn.uid("MOVE", uid, _quote(folder)), f"move {uid}")
             return
@@ -137,8 +164,9 @@ class Poller:
     def set_aside(self, uid, raw, row):
         """A failed message: a copy with the reason in its headers in the failed folder
         (once, whatever happens: the copy carries the message's key and is looked for
-        first), then the original goes. Bytes the server will not store are moved as they
-        are and flagged; the reason is in the admin either way."""
+        first), then the original goes. A message too large to fetch, or bytes the server
+        will not store, are moved as they are and flagged; the reason is in the admin
+        either way."""
         folder = settings.MAIL_IMAP_FAILED_FOLDER
         ref = hashlib.sha256(row.key.encode()).hexdigest()
         reason = " ".join((row.reason or "failed").split())[:900].encode("ascii", "replace")
@@ -154,33 +182,28 @@ class Poller:
         self.select()
         self._remove(uid)
 
-    def take(self, uid, size, now=None):
-        """Take one message and move it: returns its InboundMessage (or None if it vanished)."""
+    def take(self, uid, size, raw, now=None):
+        """Take one message in its own transaction: returns its InboundMessage."""
         if size > settings.MAIL_MAX_BYTES:  # refused without downloading it
             reason = mail.TOO_LARGE.format(size=size, limit=settings.MAIL_MAX_BYTES)
-            row = mail.record_failed(f"{self.box.user}@{self.box.host}/{self.box.folder}/{uid}:{size}".encode(), reason,
-                                     via=InboundMessage.Via.IMAP, size=size, now=now)  # fmt: skip
-            self.conn.uid("STORE", uid, "+FLAGS.SILENT", f"({FAILED_FLAG})")
-            self.move(uid, settings.MAIL_IMAP_FAILED_FOLDER)
-            return row
-        raw = _body(self.conn, uid)
-        if raw is None:
-            return None
+            key = f"{self.box.user}@{self.box.host}/{self.box.folder}/{uid}:{size}".encode()
+            return mail.record_failed(key, reason, via=InboundMessage.Via.IMAP, size=size, now=now)
         try:
-            row = mail.receive(raw, via=InboundMessage.Via.IMAP, now=now)
+            return mail.receive(raw, via=InboundMessage.Via.IMAP, now=now)
         except mail.BadMessage as error:
-            row = mail.record_failed(raw, error.message, via=InboundMessage.Via.IMAP, now=now)
-        # Committed: now (and only now) the server is told.
-        after_commit(self, uid, raw, row)
-        return row
+            return mail.record_failed(raw, error.message, via=InboundMessage.Via.IMAP, now=now)
 
 
-def after_commit(poller, uid, raw, row):
-    """Move a taken message where it belongs (the crash tests stop a run right here)."""
-    if row.state == State.FAILED:
-        poller.set_aside(uid, raw, row)
-    else:
-        poller.move(uid, settings.MAIL_IMAP_PROCESSED_FOLDER)
+def after_commit(poller, taken):
+    """Move messages whose rows are committed where they belong: [(uid, raw, row)]. The
+    taken ones in one command; failed ones aside one by one (the crash tests stop a run
+    right here)."""
+    done = [uid for uid, _, row in taken if row.state != State.FAILED]
+    if done:
+        poller.move(",".join(done), settings.MAIL_IMAP_PROCESSED_FOLDER)
+    for uid, raw, row in taken:
+        if row.state == State.FAILED:
+            poller.set_aside(uid, raw, row)
 
 
 def fetch(*, url=None, limit=None, now=None):
@@ -195,14 +218,19 @@ def fetch(*, url=None, limit=None, now=None):
             _ensure_folder(conn, folder)
         poller = Poller(conn, box)
         poller.select()
-        sizes = _sizes(conn)
-        for n, (uid, size) in enumerate(sizes.items()):
-            if limit is not None and n >= limit:
-                break
-            row = poller.take(uid, size, now=now or timezone.now())
-            if row is None:
-                continue
-            counts["duplicate" if row.duplicate else (row.outcome or row.state)] += 1
+        waiting = list(_sizes(conn).items())[:limit]
+        for batch in _batches(waiting):
+            bodies = _bodies(conn, [uid for uid, size in batch if size <= settings.MAIL_MAX_BYTES])
+            taken = []
+            for uid, size in batch:
+                raw = bodies.get(uid)
+                if raw is None and size <= settings.MAIL_MAX_BYTES:
+                    continue  # gone meanwhile (another poller moved it)
+                row = poller.take(uid, size, raw, now=now or timezone.now())
+                taken.append((uid, raw, row))
+                counts["duplicate" if row.duplicate else (row.outcome or row.state)] += 1
+            # Committed: now (and only now) the server is told.
+            after_commit(poller, taken)
         if not poller.uidplus:
             conn.expunge()
     finally:

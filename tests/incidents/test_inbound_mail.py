@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from incidents import notify, services
 from incidents.inbound import mail
-from incidents.models import Attachment, InboundMessage, Incident, OutboundMessage, Status, TimelineEvent
+from incidents.models import (
+    Attachment,
+    InboundMessage,
+    Incident,
+    OutboundMessage,
+    Status,
+    TimelineEvent,
+)
 from skills.models import Person, PersonChange
 from tests.factories import PersonFactory, ReporterFactory
 from tests.incidents.mail_helpers import PNG, message

@@ -71,22 +71,23 @@ def test_fetch_mail_takes_each_message_and_moves_it(world, mailbox, settings):
 @pytest.mark.django_db
 def test_a_crash_between_the_commit_and_the_move_loses_and_doubles_nothing(world, mailbox, monkeypatch, settings):
     mailbox.deliver(news(6) + [b"Subject: nobody\r\n\r\nno sender"])
-    real, moved = imap.after_commit, []
+    monkeypatch.setattr(imap, "BATCH", 2)
+    real, calls = imap.after_commit, []
 
-    def dies_on_the_fourth(poller, uid, raw, row):
-        if len(moved) == 3:
+    def dies_on_the_second_batch(poller, taken):
+        calls.append(taken)
+        if len(calls) == 2:
             raise KeyboardInterrupt  # the process dies: committed, not moved
-        real(poller, uid, raw, row)
-        moved.append(uid)
+        real(poller, taken)
 
-    monkeypatch.setattr(imap, "after_commit", dies_on_the_fourth)
+    monkeypatch.setattr(imap, "after_commit", dies_on_the_second_batch)
     with pytest.raises(KeyboardInterrupt):
         imap.fetch()
-    assert Incident.objects.count() == 4  # the fourth committed, still in the INBOX
-    assert len(mailbox.messages("INBOX")) == 4
+    assert Incident.objects.count() == 4  # the second batch committed, still in the INBOX
+    assert len(mailbox.messages("INBOX")) == 5
     monkeypatch.setattr(imap, "after_commit", real)
     counts = imap.fetch()
-    assert counts == {"duplicate": 1, "created": 2, "failed": 1}
+    assert counts == {"duplicate": 2, "created": 2, "failed": 1}
     assert Incident.objects.count() == 6
     assert sorted(Incident.objects.values_list("title", flat=True)) == [f"Problem {i}" for i in range(6)]
     assert mailbox.messages("INBOX") == []
@@ -129,10 +130,13 @@ def test_a_crash_before_the_commit_keeps_the_message_for_the_next_run(world, mai
     monkeypatch.setattr(mail, "take", fails_on_the_second)
     with pytest.raises(ConnectionError):
         imap.fetch()
-    assert (Incident.objects.count(), len(mailbox.messages("INBOX"))) == (1, 2)
+    # The first committed (its batch never got to the move), the second rolled back.
+    assert (Incident.objects.count(), len(mailbox.messages("INBOX"))) == (1, 3)
+    assert InboundMessage.objects.count() == 1
     monkeypatch.setattr(mail, "take", real)
-    assert imap.fetch() == {"created": 2}
+    assert imap.fetch() == {"duplicate": 1, "created": 2}
     assert Incident.objects.count() == 3
+    assert mailbox.messages("INBOX") == []
 
 
 @pytest.mark.django_db(transaction=True)
