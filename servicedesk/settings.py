@@ -5,6 +5,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -282,6 +283,11 @@ MAIL_CATEGORY = env_str("MAIL_CATEGORY", "") or INBOUND_DEFAULT_CATEGORY
 MAIL_IMAP_URL = env_str("MAIL_IMAP_URL", "")
 if MAIL_IMAP_URL:
     env_url("MAIL_IMAP_URL", "", schemes={"imap", "imaps"})
+    _imap = urlsplit(MAIL_IMAP_URL)
+    if not _imap.hostname or not _imap.username or _imap.password is None:
+        raise ImproperlyConfigured(
+            "MAIL_IMAP_URL must name the host, the user and the password: imaps://user:password@host[:port]/INBOX."
+        )
 MAIL_IMAP_PROCESSED_FOLDER = env_str("MAIL_IMAP_PROCESSED_FOLDER", "Processed")
 MAIL_IMAP_FAILED_FOLDER = env_str("MAIL_IMAP_FAILED_FOLDER", "Failed")
 MAIL_FETCH_SECONDS = env_int("MAIL_FETCH_SECONDS", 60, minimum=5, maximum=3600)
