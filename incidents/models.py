@@ -23,6 +23,12 @@ OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.ON_HOLD
 OPEN_Q = Q(status__in=OPEN_STATUSES)
 # Open and not on hold: the clocks run and timers fire.
 ACTIVE_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS)
+# What the covering indexes of open incidents carry besides their key: every column the
+# queue's filters (and the visibility wall), its counts and the dashboard's figures read.
+OPEN_COVER = [
+    "status", "team", "priority", "assignee", "category", "service", "is_security", "is_major",
+    "response_breached", "resolution_breached", "acknowledged_at", "response_warn_at", "resolve_warn_at",
+]  # fmt: skip
 
 
 class Incident(models.Model):
@@ -136,9 +142,30 @@ class Incident(models.Model):
                 fields=["created_at", "id"], condition=OPEN_Q & Q(assignee__isnull=True), name="incident_unassigned"
             ),
             models.Index(fields=["priority", "id"], name="incident_priority"),
-            # The queue's triage sorts (sort=due, sort=priority) over open work, all and by team.
-            models.Index(fields=["resolve_due_at", "id"], condition=OPEN_Q, name="incident_open_due"),
-            models.Index(fields=["priority", "id"], condition=OPEN_Q, name="incident_open_priority"),
+            # The queue's three sorts over open work (newest first, sort=due, sort=priority),
+            # each carrying every column the queue's filters, its counts and the dashboard
+            # read (OPEN_COVER): a page's ids, the counts per status and team and the
+            # dashboard's team x priority table are index-only scans of ~30,000 narrow
+            # entries at a million incidents instead of heap visits scattered over the table.
+            models.Index(
+                fields=["created_at", "id"], include=OPEN_COVER, condition=OPEN_Q, name="incident_open_created"
+            ),
+            models.Index(
+                fields=["resolve_due_at", "id"], include=OPEN_COVER, condition=OPEN_Q, name="incident_open_due"
+            ),
+            models.Index(
+                fields=["priority", "id"], include=[c for c in OPEN_COVER if c != "priority"], condition=OPEN_Q,
+                name="incident_open_priority",
+            ),
+            # The same by status and team: the counts when a filter names statuses (at risk,
+            # one status), where PostgreSQL would otherwise walk the full status index.
+            models.Index(
+                fields=["status", "team"], include=[c for c in OPEN_COVER if c not in ("status", "team")],
+                condition=OPEN_Q, name="incident_open_status",
+            ),
+            # Major incidents in progress, oldest first (the dashboard): a handful of entries.
+            models.Index(fields=["created_at", "id"], condition=OPEN_Q & Q(is_major=True), name="incident_open_major"),
+            # Per team, the triage sorts straight off an index.
             models.Index(fields=["team", "resolve_due_at", "id"], condition=OPEN_Q, name="incident_open_team_due"),
             models.Index(fields=["team", "priority", "id"], condition=OPEN_Q, name="incident_open_team_priority"),
             # Live pages: the newest change is one index lookup (incidents.live).
@@ -154,7 +181,8 @@ class Incident(models.Model):
             # Resolved major incidents: reporting opens their reviews from here.
             models.Index(fields=["resolved_at"], condition=Q(is_major=True), name="incident_major_resolved"),
             # Metrics: the backlog at a period's end (open now, or resolved after it).
-            models.Index(fields=["resolved_at"], name="incident_resolved"),
+            # (is_security too: the dashboard's resolved-per-day is then an index-only scan.)
+            models.Index(fields=["resolved_at"], include=["is_security"], name="incident_resolved"),
             models.Index(
                 fields=["created_at"], condition=Q(resolved_at__isnull=True), name="incident_unresolved_created"
             ),

@@ -8,7 +8,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,6 +30,7 @@ from incidents.selectors import (
     comms_lead_candidates,
     delivery_progress,
     incident_version,
+    incidents_counts_by_team_and_status,
     incidents_visible_to,
     open_mandatory_tasks,
     similar_open_incidents,
@@ -60,24 +60,26 @@ queue_post_only = post_only(lambda **kwargs: reverse("incidents:queue"))
 
 
 def _queue_counts(form, person):
-    """The side panel: open incidents per status and per team under the other filters
-    (each leaves out its own dimension; statuses count the open ones only, so the count
-    stays on the open partial indexes). Two grouped queries."""
-    base = incidents_visible_to(person)
-    by_status_query = form.filter_data(person, without=("status",))
-    by_status_query["status"] = [status.value for status in OPEN_STATUSES]
-    by_status = dict(
-        IncidentFilter(by_status_query, queryset=base).qs.order_by().values_list("status").annotate(n=Count("pk"))
-    )
-    by_team = (
-        IncidentFilter(form.filter_data(person, without=("team",)), queryset=base)
-        .qs.order_by()
-        .values_list("team__slug", "team__name")
-        .annotate(n=Count("pk"))
-    )
+    """The side panel: open incidents per status and per team, each under the other
+    filters (the status counts leave out the status filter, the team counts the team
+    filter). Both come from one grouped count per (team, status) of the open incidents
+    under the remaining filters. Only open incidents count, as the panel's heading says:
+    under `status=all` or a closed status the teams show their open ones."""
+    cleaned = getattr(form, "cleaned_data", None) or {}
+    open_values = [status.value for status in OPEN_STATUSES]
+    query = {**form.filter_data(person, without=("status", "team")), "status": open_values}
+    filtered = IncidentFilter(query, queryset=incidents_visible_to(person), actor=person)
+    statuses_counted = {cleaned["status"]} if cleaned.get("status") in open_values else set(open_values)
+    team = cleaned.get("team")
+    by_status, by_team = {}, {}
+    for slug, name, status, n in incidents_counts_by_team_and_status(filtered.qs):
+        if team is None or slug == team.slug:
+            by_status[status] = by_status.get(status, 0) + n
+        if status in statuses_counted:
+            by_team[slug, name] = by_team.get((slug, name), 0) + n
     return {
         "statuses": [(status.value, status.label, by_status.get(status.value, 0)) for status in OPEN_STATUSES],
-        "teams": sorted(((slug, name or "No team", n) for slug, name, n in by_team), key=lambda row: row[1]),
+        "teams": sorted(((slug, name or "No team", n) for (slug, name), n in by_team.items()), key=lambda row: row[1]),
     }
 
 
@@ -92,7 +94,7 @@ def queue(request):
         return unchanged
     form = forms.QueueFilterForm(request.GET)
     form.is_valid()  # invalid filters are shown with their errors and left out
-    filterset = IncidentFilter(form.filter_data(person), queryset=incidents_visible_to(person))
+    filterset = IncidentFilter(form.filter_data(person), queryset=incidents_visible_to(person), actor=person)
     field, descending = form.ordering()
     try:
         cursor = cursor_decode(request.GET.get("cursor"), field)
@@ -100,7 +102,10 @@ def queue(request):
         cursor = None
     if cursor is not None and cursor[2]:
         cursor = None  # the page only walks forwards; "First page" goes back
-    rows, has_more = keyset_rows(filterset.qs, field, descending, cursor, PAGE_SIZE)
+    # The ids off the (covering) index first, then those rows with what the page draws.
+    rows, has_more = keyset_rows(
+        filterset.qs, field, descending, cursor, PAGE_SIZE, rows_of=incidents_visible_to(person)
+    )
     now = timezone.now()
     for incident in rows:
         incident.marks = presenters.clock_marks(incident, now)

@@ -40,7 +40,7 @@ def dashboard_figures(actor, *, now=None):
     grouped = (
         open_visible.values_list("team__slug", "team__name", "priority")
         .annotate(
-            n=Count("pk"),
+            n=Count("*"),
             breached=Count("pk", filter=BREACHED_Q),
             at_risk=Count("pk", filter=incidents_at_risk_q(now)),
             unassigned=Count("pk", filter=Q(assignee__isnull=True)),
@@ -112,11 +112,11 @@ def dashboard_figures(actor, *, now=None):
     since, _ = _day_bounds(first)
     created = dict(
         visible.filter(created_at__gte=since).annotate(day=TruncDate("created_at"))
-        .values_list("day").annotate(n=Count("pk"))
+        .values_list("day").annotate(n=Count("*"))
     )  # fmt: skip
     resolved = dict(
         visible.filter(resolved_at__gte=since).annotate(day=TruncDate("resolved_at"))
-        .values_list("day").annotate(n=Count("pk"))
+        .values_list("day").annotate(n=Count("*"))
     )  # fmt: skip
     days = []
     for offset in range(DAYS):

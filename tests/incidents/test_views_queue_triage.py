@@ -153,3 +153,50 @@ def test_queue_queries_are_bounded_for_every_sort_and_filter(world, client, djan
         world.incident(title=f"Printer {n}", reporter=world.owner if n % 2 else world.reporter)
     with django_assert_max_num_queries(len(few)):
         assert client.get(QUEUE, params).status_code == 200
+
+
+def test_team_counts_stay_on_open_incidents_under_any_status(world, client):
+    world.incident(title="Open one")
+    force_state(world.incident(title="Done"), Status.CLOSED, world.people[2])
+    login(client, world.people[2])
+    for status in ("all", "closed"):
+        response = client.get(QUEUE, {"status": status})
+        # The panel counts open incidents (its heading), whichever statuses the list shows.
+        assert [(slug, n) for slug, _, n in response.context["counts"]["teams"]] == [("infrastructure", 1)]
+    assert _refs(client.get(QUEUE, {"status": "closed"})) != []
+
+
+def test_team_filter_narrows_the_status_counts_only(world, client):
+    world.incident(title="Infra")
+    other = world.incident(title="Apps")
+    Incident.objects.filter(pk=other.pk).update(team=world.apps)
+    login(client, world.people[2])
+    counts = client.get(QUEUE, {"team": "infrastructure"}).context["counts"]
+    assert dict((value, n) for value, _, n in counts["statuses"])["new"] == 1
+    assert sorted((slug, n) for slug, _, n in counts["teams"]) == [("applications", 1), ("infrastructure", 1)]
+
+
+@pytest.mark.parametrize("few", [500, 1])  # the ids path, and the common-word path
+def test_search_is_visibility_correct_on_both_paths(world, client, monkeypatch, few):
+    monkeypatch.setattr("incidents.selectors.SEARCH_FEW", few)
+    secret = world.incident(title="Ransomware on the file server", category=world.security_category)
+    seen = [world.incident(title=f"Printer jam {n}") for n in range(3)]
+    login(client, world.people[4])  # level 4, outside the security wall
+    assert _refs(client.get(QUEUE, {"q": "ransomware", "status": "all"})) == []
+    assert sorted(_refs(client.get(QUEUE, {"q": "printer jam"}))) == sorted(i.reference for i in seen)
+    counts = client.get(QUEUE, {"q": "ransomware"}).context["counts"]
+    assert all(n == 0 for _, _, n in counts["statuses"]) and counts["teams"] == []
+    login(client, world.people[5])  # level 5 sees security incidents
+    assert _refs(client.get(QUEUE, {"q": "ransomware", "status": "all"})) == [secret.reference]
+    counts = client.get(QUEUE, {"q": "ransomware"}).context["counts"]
+    assert [(slug, n) for slug, _, n in counts["teams"]] == [("security", 1)]
+
+
+def test_search_by_the_api_keeps_the_wall_too(world, api, monkeypatch):
+    monkeypatch.setattr("incidents.selectors.SEARCH_FEW", 1)
+    world.incident(title="Ransomware on the file server", category=world.security_category)
+    world.incident(title="Ransomware drill, printer", description="A test")
+    answer = api(world.people[4]).get("/api/v1/incidents/", {"q": "ransomware"})
+    assert [row["title"] for row in answer.json()["results"]] == ["Ransomware drill, printer"]
+    answer = api(world.people[5]).get("/api/v1/incidents/", {"q": "ransomware"})
+    assert len(answer.json()["results"]) == 2
