@@ -1,6 +1,7 @@
 """Browser forms. They parse and validate input only; the services decide and change."""
 
 from django import forms
+from django.utils.html import format_html, format_html_join
 
 from incidents import errors
 from incidents.models import OPEN_STATUSES, Channel, Incident, Level, Status
@@ -9,6 +10,34 @@ from procedures.models import Category, Service
 from skills.models import Person, Role, Team
 
 PRIORITY_CHOICES = [(p, f"P{p}") for p in range(1, 6)]
+
+
+class QuickSelect(forms.Select):
+    """A <select> with the markup of Django's own templates (select.html, select_option.html
+    and attrs.html), put together in Python: the queue's filter and bulk forms draw a few
+    hundred options (every staff member in the bulk assign list), and through the option
+    template each one costs a template render, a third of the queue page's time."""
+
+    @staticmethod
+    def _attrs(attrs):
+        return format_html_join("", "{}", (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, str(value)),)
+            for name, value in attrs.items()
+            if value is not False
+        ))  # fmt: skip
+
+    def _group(self, group_name, options):
+        rows = format_html_join("", '\n  <option value="{}"{}>{}</option>\n', (
+            (str(option["value"]), self._attrs(option["attrs"]), option["label"]) for option in options
+        ))  # fmt: skip
+        if group_name:
+            return format_html('\n  <optgroup label="{}">{}\n  </optgroup>', group_name, rows)
+        return rows
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = format_html_join("", "{}", ((self._group(group, options),) for group, options, _ in widget["optgroups"]))
+        return format_html('<select name="{}"{}>{}\n</select>', widget["name"], self._attrs(widget["attrs"]), groups)
 
 
 def _staff():
@@ -27,7 +56,8 @@ YES_NO = [("", "Any"), ("true", "Yes"), ("false", "No")]
 
 def _yes_no(label):
     return forms.TypedChoiceField(
-        label=label, choices=YES_NO, coerce=lambda v: v == "true", empty_value=None, required=False
+        label=label, choices=YES_NO, coerce=lambda v: v == "true", empty_value=None, required=False,
+        widget=QuickSelect,
     )
 
 
@@ -46,23 +76,27 @@ class QueueFilterForm(forms.Form):
 
     q = forms.CharField(label="Search", max_length=200, required=False)
     status = forms.ChoiceField(
-        choices=[(OPEN, "Open"), (ALL, "Any status"), *Status.choices], required=False
+        choices=[(OPEN, "Open"), (ALL, "Any status"), *Status.choices], required=False, widget=QuickSelect
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any team"
+        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any team",
+        widget=QuickSelect,
     )
     priority = forms.TypedChoiceField(
-        choices=[("", "Any priority"), *PRIORITY_CHOICES], coerce=int, empty_value=None, required=False
+        choices=[("", "Any priority"), *PRIORITY_CHOICES], coerce=int, empty_value=None, required=False,
+        widget=QuickSelect,
     )
     assignee = forms.CharField(
         label="Assignee", max_length=150, required=False,
         help_text="none (unassigned), me, or a username",
     )  # fmt: skip
     category = forms.ModelChoiceField(
-        queryset=Category.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any category"
+        queryset=Category.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any category",
+        widget=QuickSelect,
     )
     service = forms.ModelChoiceField(
-        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any service"
+        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any service",
+        widget=QuickSelect,
     )
     breached = _yes_no("Breached")
     warning = _yes_no("At risk")
@@ -75,6 +109,7 @@ class QueueFilterForm(forms.Form):
         label="Sort",
         choices=[("-created", "Newest first"), ("due", "Due soonest"), ("priority", "Priority")],
         required=False,
+        widget=QuickSelect,
     )
 
     def clean_assignee(self):
@@ -220,7 +255,8 @@ class EmptyForm(forms.Form):
 
 class AssignForm(forms.Form):
     team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Keep the team"
+        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Keep the team",
+        widget=QuickSelect,
     )
     assignee = forms.ModelChoiceField(
         queryset=_staff(),
@@ -228,6 +264,7 @@ class AssignForm(forms.Form):
         required=False,
         empty_label="Nobody yet",
         error_messages={"invalid_choice": "There is no active staff member with that username."},
+        widget=QuickSelect,
     )
 
     def __init__(self, *args, team_staff=None, may_allocate_person=True, **kwargs):
@@ -318,7 +355,7 @@ class WatchForm(forms.Form):
 
 
 class PrioritiseForm(forms.Form):
-    priority = forms.TypedChoiceField(choices=PRIORITY_CHOICES, coerce=int)
+    priority = forms.TypedChoiceField(choices=PRIORITY_CHOICES, coerce=int, widget=QuickSelect)
     reason = _reason("Why this priority")
 
 
