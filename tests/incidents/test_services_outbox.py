@@ -50,3 +50,69 @@ def test_a_batch_that_outlived_its_claim_does_not_send_twice(world, settings):
         assert deliver_batch(slow_worker, start) == 0  # claimed at start: it sees it lost them
         assert deliver_batch(other_worker, later) == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["rita@example.com", "svcowner@example.com"]
+
+
+def _fifty_queued(world):
+    from incidents.models import ServiceSubscription
+    from incidents.services import incident_declare_major
+
+    incident = world.incident()
+    ServiceSubscription.objects.bulk_create(
+        ServiceSubscription(service=world.service, email=f"s{n}@example.com", created_at=incident.created_at) for n in range(48)
+    )
+    incident_declare_major(actor=world.people[5], incident=incident, reason="Mail is down")
+    assert expand_due() == 50  # the reporter, the service owner and 48 subscribers
+    OutboundMessage.objects.update(attempts=2)  # earlier attempts: marks compare the claim's count
+
+
+def test_a_batch_goes_over_one_connection_and_is_marked_every_n(world, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from incidents.delivery import claim, deliver_batch
+
+    settings.OUTBOX_MARK_EVERY = 20
+    _fifty_queued(world)
+    now = timezone.now()
+    batch = claim(100, now)
+    opened = []
+    real_open = mail.mailers.default.__class__.open
+    with CaptureQueriesContext(connection) as queries:
+        mail.mailers.default.__class__.open = lambda self: opened.append(1) or real_open(self)
+        try:
+            assert deliver_batch(batch, now) == 50
+        finally:
+            mail.mailers.default.__class__.open = real_open
+    assert len(opened) == 1
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 3  # 20, 20 and the last 10
+    assert not [q for q in queries if q["sql"].startswith("SELECT")]  # nothing read per message
+    assert OutboundMessage.objects.filter(state="sent", attempts=3).count() == 50
+    assert len(mail.outbox) == 50 and len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 50
+
+
+def test_a_worker_dying_mid_batch_leaves_only_what_it_had_not_marked(world, settings, monkeypatch):
+    from django.utils import timezone
+
+    from incidents.delivery import claim, deliver_batch
+
+    settings.OUTBOX_MARK_EVERY = 10
+    _fifty_queued(world)
+    now = timezone.now()
+    batch = claim(100, now)
+    backend = mail.mailers.default.__class__
+    real_send = backend.send_messages
+
+    def dies_on_the_35th(self, messages):
+        if len(mail.outbox) == 34:
+            raise SystemExit("worker killed while talking to the SMTP server")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(backend, "send_messages", dies_on_the_35th)
+    with pytest.raises(SystemExit):
+        deliver_batch(batch, now)
+    # 34 handed over; the marks at 10, 20 and 30 and the one on the way out: none lost,
+    # and the one in flight is still pending for the next claim.
+    assert OutboundMessage.objects.filter(state="sent").count() == 34
+    assert OutboundMessage.objects.filter(state="pending").count() == 16

@@ -1,6 +1,7 @@
 """Real processes for the engine tests: a private Redis (so it can be stopped), an SMTP
 server (aiosmtpd), Celery workers and beats, and gunicorn, all on loopback."""
 
+import asyncio
 import os
 import shutil
 import signal
@@ -65,14 +66,18 @@ class Redis:
 
 
 class Sink:
-    """Every mail the SMTP server accepted: (Message-ID, recipient)."""
+    """Every mail the SMTP server accepted: (Message-ID, recipient). `delay`: seconds it
+    takes over each message (a slow server, so a test can kill a worker mid-send)."""
 
-    def __init__(self):
+    def __init__(self, delay=0):
+        self.delay = delay
         self.received = []
         self.lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message_id = ""
         for line in envelope.content.decode("utf8", "replace").splitlines():
             if line.lower().startswith("message-id:"):

@@ -19,6 +19,7 @@ from skills.services import token_issue
 from tests.processes.harness import Processes, Redis, Sink, environment, free_port, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+MARK_EVERY = 5
 
 
 @pytest.fixture
@@ -26,7 +27,10 @@ def stack(tmp_path):
     redis, sink = Redis(tmp_path), Sink()
     redis.start()
     with sink:
-        env = environment(connection.settings_dict, CELERY_BROKER_URL=redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port)
+        env = environment(
+            connection.settings_dict, CELERY_BROKER_URL=redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port,
+            OUTBOX_MARK_EVERY=MARK_EVERY,
+        )  # fmt: skip
         processes = Processes(env, tmp_path)
         try:
             yield redis, sink, processes
@@ -57,7 +61,10 @@ def _breaches():
     return TimelineEvent.objects.filter(kind="breached", data__clock="response").count()
 
 
-def _assert_each_effect_once(count, sink):
+def _assert_each_effect_once(count, sink, *, resent_at_most=0):
+    """Every effect once; at the SMTP boundary a worker killed mid-send may have handed
+    over up to OUTBOX_MARK_EVERY messages per pool process (2) that it had not marked yet,
+    which go again with the same Message-ID (docs/background-work.md)."""
     per_incident = TimelineEvent.objects.filter(kind="breached", data__clock="response").values("incident").distinct().count()
     assert _breaches() == per_incident == count
     assert EscalationStepRun.objects.count() == count
@@ -65,7 +72,8 @@ def _assert_each_effect_once(count, sink):
     received = sink.counts()
     escalations = {key: n for key, n in received.items() if key[1] in ("l4@example.com", "l5@example.com")}
     assert len(escalations) == 2 * count
-    assert max(escalations.values()) == 1, [k for k, n in escalations.items() if n > 1][:5]
+    twice = [key for key, n in escalations.items() if n > 1]
+    assert len(twice) <= resent_at_most and max(escalations.values()) <= 2, twice[:5]
 
 
 def test_kill_minus_9_a_worker_mid_sweep(world, escalating, stack):
@@ -81,7 +89,7 @@ def test_kill_minus_9_a_worker_mid_sweep(world, escalating, stack):
     wait_for(lambda: _breaches() == 1000, 180, "every breach")
     wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() == 2000, 180, "every email")
     time.sleep(2)  # anything sent twice would arrive now
-    _assert_each_effect_once(1000, sink)
+    _assert_each_effect_once(1000, sink, resent_at_most=2 * MARK_EVERY)
     assert Incident.objects.filter(response_breached=False).count() == 0
 
 
