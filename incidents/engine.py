@@ -7,8 +7,9 @@ import logging
 import time
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from incidents import durations, lifecycle, notify, outbox
 from incidents.models import (
@@ -189,10 +190,12 @@ def sweep_timers(now=None, *, batch=BATCH, budget_seconds=45):
         with transaction.atomic():
             due = list(
                 Incident.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("procedure_version__calendar", "procedure_version__procedure", "team", "assignee",
-                                "service__owner", "reporter", "comms_lead")
                 .filter(next_timer_at__lte=moment, status__in=ACTIVE_STATUSES)
                 .order_by("next_timer_at")[:batch]
+                # A batch shares a few procedures, teams and services: one query each and
+                # one object each, rather than a join and eight objects per incident.
+                .prefetch_related("procedure_version__calendar", "procedure_version__procedure", "team", "assignee",
+                                  "service__owner", "reporter", "comms_lead")
             )  # fmt: skip
             _fire_batch(due, moment)
         processed += len(due)
@@ -216,7 +219,42 @@ def _fire_batch(incidents, now):
             fields.update(changed)
         EscalationStepRun.objects.bulk_create(runs)
         TimelineEvent.objects.bulk_create(events)
-        Incident.objects.bulk_update(incidents, sorted(fields))
+        update_rows(incidents, sorted(fields))
+
+
+# Column types a sweep writes that travel as plain PostgreSQL arrays.
+_ARRAY_TYPES = {
+    "BooleanField", "IntegerField", "SmallIntegerField", "PositiveSmallIntegerField", "PositiveIntegerField",
+    "BigIntegerField", "DateTimeField", "CharField", "ForeignKey",
+}  # fmt: skip
+
+
+def update_rows(objects, fields):
+    """Save `fields` of many rows in one UPDATE ... FROM unnest(one array per column): what
+    `bulk_update` does, without its CASE WHEN per row and field (which cost a 10,000-breach
+    sweep more than all its other statements together). Other column types go to
+    `bulk_update`."""
+    if not objects:
+        return
+    model = type(objects[0])
+    meta = model._meta
+    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    if any(field.get_internal_type() not in _ARRAY_TYPES for field in columns[1:]):
+        model.objects.bulk_update(objects, fields)
+        return
+    arrays = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objects] for field in columns]
+    statement = sql.SQL("UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS u({names}) WHERE t.{key} = u.c0").format(
+        table=sql.Identifier(meta.db_table),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{} = u.{}").format(sql.Identifier(field.column), sql.Identifier(f"c{n}"))
+            for n, field in enumerate(columns) if n
+        ),
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(field.db_type(connection))) for field in columns),
+        names=sql.SQL(", ").join(sql.Identifier(f"c{n}") for n in range(len(columns))),
+        key=sql.Identifier(meta.pk.column),
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(statement, arrays)
 
 
 def sweep_deadlines(now=None, *, batch=BATCH):

@@ -1,13 +1,14 @@
 """Who hears what, and the messages they get. Everything here writes outbox rows in the
 caller's transaction; delivery happens after commit (incidents.delivery)."""
 
+import functools
 import hashlib
 import json
 import logging
 import re
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -16,7 +17,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_urlconf, reverse
 from django.utils.html import format_html
 
 from incidents import outbox
@@ -91,6 +92,22 @@ def _digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+_SLOT = "reference-slot"
+
+
+@functools.lru_cache(maxsize=8)
+def _detail_path(urlconf):
+    """The incident page's path around its reference, reversed once per URLconf."""
+    return reverse("incidents:detail", args=[_SLOT], urlconf=urlconf).split(_SLOT)
+
+
+def incident_link(incident):
+    """The incident page's address: `get_absolute_url()` without a reverse() per call
+    (a quarter of a millisecond each, which a 10,000-breach sweep paid 10,000 times)."""
+    before, after = _detail_path(get_urlconf())
+    return f"{settings.SITE_URL}{before}{quote(incident.reference, safe='')}{after}"
+
+
 def render_email(incident, *, headline, body="", marker=_PLACEHOLDER):
     """Subject, text and HTML of an incident message; the footer is `marker`, which
     `email_rows` fills per recipient (an unsubscribe link for optional subscribers)."""
@@ -102,7 +119,7 @@ def render_email(incident, *, headline, body="", marker=_PLACEHOLDER):
         "status": incident.get_status_display(),
         "priority": incident.priority,
         "service": incident.service.name if incident.service_id else "",
-        "link": settings.SITE_URL + incident.get_absolute_url(),
+        "link": incident_link(incident),
         "footer": marker,
         "footer_html": marker,
     }
@@ -318,7 +335,7 @@ def queue_webhooks(incident, kind, data, *, key, now):
         "incident": {
             "reference": incident.reference, "title": incident.title, "status": incident.status,
             "priority": incident.priority, "is_major": incident.is_major,
-            "url": settings.SITE_URL + incident.get_absolute_url(),
+            "url": incident_link(incident),
         },
         "data": data,
     }  # fmt: skip

@@ -206,3 +206,21 @@ def test_two_sweeps_at_once_never_double_an_effect(world, version):
     assert Incident.objects.filter(pk__in=[i.pk for i in incidents], response_breached=True).count() == 60
     mail.outbox.clear()
     assert deliver_due() == 120
+
+
+def test_a_sweep_writes_its_batch_with_one_update(world, version):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.engine import update_rows
+
+    first, second = world.incident(), world.incident()
+    first.escalation_level, first.team, first.next_timer_at, first.response_breached = 2, world.infra, None, True
+    second.escalation_level, second.team, second.status = 1, None, "new"
+    with CaptureQueriesContext(connection) as queries:
+        update_rows([first, second], ["escalation_level", "next_timer_at", "response_breached", "status", "team"])
+    assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.escalation_level, first.team_id, first.next_timer_at, first.response_breached) == (2, world.infra.pk, None, True)
+    assert (second.escalation_level, second.team_id, second.status) == (1, None, "new")
