@@ -105,7 +105,7 @@ bench-inprocess: bench-data
 
 bench-engine: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
-	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/engine.py $(BENCH_ENGINE_ARGS)
 
 bench-metrics: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \

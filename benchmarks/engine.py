@@ -5,11 +5,14 @@
 1. 10,000 incidents whose response target passes in the same minute: seconds from the
    first sweep until every one is marked breached and escalated (its escalation step run
    and both incident managers' emails accepted by a local SMTP server), with 1 worker and
-   with 2 workers (each a Celery worker process with concurrency 1).
+   with 2 workers (each a Celery worker process with concurrency 1; `--workers 1,2,4`),
+   and each worker's largest RSS (its main process and its pool process) during the run.
 2. One public update on a major incident whose service has 10,000 subscribers: the update
    request's own latency (it writes one fan-out row; workers expand it into outbox rows),
    then seconds until all 10,000 emails are handed to the local SMTP server, with 1 and
-   with 2 workers. The request latency is also measured over 20 updates (p50, p95).
+   with 2 workers. The request latency is also measured over `--requests` (50) updates
+   posted to the API (`POST /api/v1/incidents/<ref>/updates/` through Django's test client:
+   the whole middleware stack, no network) before any worker runs: p50, p95, max.
 
 Uses its own database (firebreak_bench_engine, made afresh each run) and a private Redis.
 """
@@ -19,6 +22,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,6 +60,65 @@ def django_setup(env):
 
     call_command("migrate", verbosity=0)
     call_command("seed_demo", verbosity=0)
+
+
+class RssSampler:
+    """The largest resident set of each worker (its main process and its pool children)
+    while a scenario runs, sampled from /proc every half second."""
+
+    def __init__(self, processes):
+        self.processes, self.peak, self.stop_event = processes, {}, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    @staticmethod
+    def _rss_kb(pid):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def _children(pid):
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def sample(self):
+        for process in self.processes.running:
+            if not process.name.startswith("bench-") or "beat" in process.name:
+                continue
+            sizes = [self._rss_kb(process.pid)] + [self._rss_kb(child) for child in self._children(process.pid)]
+            for n, size in enumerate(sizes):
+                key = (process.name, "main" if n == 0 else "pool")
+                self.peak[key] = max(self.peak.get(key, 0), size)
+
+    def run(self):
+        while not self.stop_event.wait(0.5):
+            self.sample()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_event.set()
+        self.thread.join(5)
+
+    def report(self):
+        """Per worker: the largest RSS of its main and of its pool process, in MB."""
+        workers = {}
+        for (name, role), size in sorted(self.peak.items()):
+            workers.setdefault(name, {})[f"{role}_rss_mb"] = round(size / 1024, 1)
+        return workers
 
 
 def make_breaching(count, now):
@@ -112,19 +175,48 @@ def run_breach_scenario(env, tmp, count, workers):
             processes.worker(f"bench-worker-{workers}-{n}", concurrency=1)
         time.sleep(6)  # let the workers connect before the clock starts
         wait_for(lambda: timezone.now() >= last_due, 120, "the targets to pass")
-        processes.beat(f"bench-beat-{workers}")
-        started = time.monotonic()
-        wait_for(lambda: not Incident.objects.filter(response_breached=False).exists(), 900, "every breach", 0.2)
-        marked = time.monotonic() - started
-        wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() >= 2 * count, 900, "every email", 0.2)
-        escalated = time.monotonic() - started
+        with RssSampler(processes) as rss:
+            processes.beat(f"bench-beat-{workers}")
+            started = time.monotonic()
+            wait_for(lambda: not Incident.objects.filter(response_breached=False).exists(), 900, "every breach", 0.2)
+            marked = time.monotonic() - started
+            wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() >= 2 * count, 900, "every email", 0.2)
+            escalated = time.monotonic() - started
     finally:
         processes.stop()
+    peak = rss.report()
     return {"incidents": count, "workers": workers, "marked_s": round(marked, 1), "escalated_s": round(escalated, 1),
-            "per_second": round(count / escalated, 1)}  # fmt: skip
+            "per_second": round(count / escalated, 1), "rss": peak,
+            "max_worker_rss_mb": max((max(w.values()) for w in peak.values()), default=None)}  # fmt: skip
 
 
-def run_subscriber_scenario(env, tmp, subscribers, workers, smtp_seconds=900):
+def update_latencies(person, incident, requests):
+    """Seconds per public update posted to the API, before any worker runs (the first, a
+    cold start of the process's first request, is not counted)."""
+    from django.test import Client
+
+    from skills.services import token_issue
+
+    _, raw = token_issue(person=person, name="engine benchmark")
+    client, url = Client(), f"/api/v1/incidents/{incident.reference}/updates/"
+    latencies = []
+    for n in range(requests + 1):
+        started = time.monotonic()
+        answer = client.post(url, {"body": f"Warm-up {n}"}, content_type="application/json",
+                             HTTP_AUTHORIZATION=f"Bearer {raw}")  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert answer.status_code == 200, (answer.status_code, answer.content[:300])
+        if n:
+            latencies.append(elapsed)
+    return sorted(latencies)
+
+
+def percentile(values, share):
+    """The nearest-rank percentile of sorted `values`."""
+    return values[max(0, min(len(values) - 1, round(share * len(values) + 0.5) - 1))]
+
+
+def run_subscriber_scenario(env, tmp, subscribers, workers, smtp_seconds=900, requests=50):
 
     from django.utils import timezone
 
@@ -146,11 +238,7 @@ def run_subscriber_scenario(env, tmp, subscribers, workers, smtp_seconds=900):
     services.incident_declare_major(actor=owner5, incident=incident, reason="Benchmark")
     FanOut.objects.all().update(expanded_at=timezone.now())  # measure the update alone
     OutboundMessage.objects.all().delete()
-    latencies = []
-    for n in range(20):  # the request alone, before any worker runs
-        started = time.monotonic()
-        services.incident_add_public_update(actor=owner5, incident=Incident.objects.get(pk=incident.pk), body=f"Warm-up {n}")
-        latencies.append(time.monotonic() - started)
+    latencies = update_latencies(owner5, incident, requests)
     FanOut.objects.all().update(expanded_at=timezone.now())
     processes = Processes(env, tmp)
     try:
@@ -174,10 +262,9 @@ def run_subscriber_scenario(env, tmp, subscribers, workers, smtp_seconds=900):
         handed = time.monotonic() - started
     finally:
         processes.stop()
-    latencies.sort()
     return {"subscribers": subscribers, "messages": total, "workers": workers, "update_s": round(queued, 3),
-            "update_p50_ms": round(1000 * latencies[len(latencies) // 2], 1),
-            "update_p95_ms": round(1000 * latencies[int(len(latencies) * 0.95) - 1], 1),
+            "requests": len(latencies), "update_p50_ms": round(1000 * percentile(latencies, 0.5), 1),
+            "update_p95_ms": round(1000 * percentile(latencies, 0.95), 1), "update_max_ms": round(1000 * latencies[-1], 1),
             "expanded_s": round(expanded, 1), "handed": sent, "handed_s": round(handed, 1),
             "all_handed_to_smtp_s": round(handed, 1) if sent >= total else None,
             "per_second": round(min(sent, total) / handed, 1)}  # fmt: skip
@@ -188,6 +275,8 @@ def main():
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--only", choices=["breaches", "subscribers"], help="run one scenario")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run each scenario with, e.g. 1,2,4")
+    parser.add_argument("--requests", type=int, default=50, help="update requests timed before the workers start")
     parser.add_argument("--smtp-seconds", type=int, default=900,
                         help="stop waiting for the SMTP hand-off after this long; report how many were handed")  # fmt: skip
     args = parser.parse_args()
@@ -205,26 +294,31 @@ def main():
             **os.environ, "DATABASE_URL": bench_url, "SECRET_KEY": "bench", "DEBUG": "false",
             "CELERY_BROKER_URL": redis.url, "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(sink.port),
             "SLA_SWEEP_SECONDS": "1", "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING", "DB_CONN_MAX_AGE": "60",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1", "API_THROTTLE_RATE": "off",
         }  # fmt: skip
         django_setup(env)
         try:
-            for workers in (1, 2) if args.only != "subscribers" else ():
+            counts = [int(n) for n in args.workers.split(",")]
+            for workers in counts if args.only != "subscribers" else ():
                 log(f"{args.incidents} incidents breaching in one minute, {workers} worker(s)...")
                 results["breaches"].append(run_breach_scenario(env, tmp, args.incidents, workers))
                 log(json.dumps(results["breaches"][-1]))
-            for workers in (1, 2) if args.only != "breaches" else ():
+            for workers in counts if args.only != "breaches" else ():
                 log(f"one major-incident update to {args.subscribers} subscribers, {workers} worker(s)...")
-                results["subscribers"].append(run_subscriber_scenario(env, tmp, args.subscribers, workers, args.smtp_seconds))
+                results["subscribers"].append(run_subscriber_scenario(
+                    env, tmp, args.subscribers, workers, args.smtp_seconds, args.requests))
                 log(json.dumps(results["subscribers"][-1]))
         finally:
             redis.stop()
     print()
-    print("Breaches in one minute   workers  marked (s)  marked+escalated+mailed (s)  incidents/s")
+    print("Breaches in one minute   workers  marked (s)  marked+escalated+mailed (s)  incidents/s  largest worker RSS (MB)")
     for row in results["breaches"]:
-        print(f"{row['incidents']:>22}  {row['workers']:>7}  {row['marked_s']:>10}  {row['escalated_s']:>27}  {row['per_second']:>11}")
+        print(f"{row['incidents']:>22}  {row['workers']:>7}  {row['marked_s']:>10}  {row['escalated_s']:>27}  {row['per_second']:>11}"
+              f"  {row['max_worker_rss_mb']:>23}")
     for subs in results["subscribers"]:
         print(f"\nMajor-incident update to {subs['subscribers']} subscribers ({subs['messages']} messages, {subs['workers']} worker(s)):"
-              f" request {subs['update_s']} s (p50 {subs['update_p50_ms']} ms, p95 {subs['update_p95_ms']} ms over 20),"
+              f" request {subs['update_s']} s (API: p50 {subs['update_p50_ms']} ms, p95 {subs['update_p95_ms']} ms,"
+              f" max {subs['update_max_ms']} ms over {subs['requests']}),"
               f" expanded after {subs['expanded_s']} s, "
               + (f"all handed to SMTP after {subs['all_handed_to_smtp_s']} s ({subs['per_second']}/s)"
                  if subs["all_handed_to_smtp_s"] is not None

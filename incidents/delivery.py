@@ -203,10 +203,16 @@ def retry_failed(*, actor, messages, now=None):
     return count
 
 
-def deliver_due(now=None, *, batch=BATCH, budget_seconds=45):
-    """Deliver what is due, a batch at a time, until nothing is due or the budget is spent."""
+def deliver_due(now=None, *, batch=BATCH, budget_seconds=10):
+    """Deliver what is due, a batch at a time, until nothing is due or the budget is spent.
+    A spent budget with mail still due asks for another round at the back of the queue, so
+    a long backlog never holds a worker away from the timer sweeps queued meanwhile (with
+    several workers the sweeps of a breach storm then run side by side)."""
     started, delivered = time.monotonic(), 0
-    while time.monotonic() - started < budget_seconds:
+    while True:
+        if time.monotonic() - started >= budget_seconds:
+            outbox.kick_delivery()
+            break
         moment = now or timezone.now()
         messages = claim(batch, moment)
         if not messages:

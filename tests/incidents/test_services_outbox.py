@@ -116,3 +116,14 @@ def test_a_worker_dying_mid_batch_leaves_only_what_it_had_not_marked(world, sett
     # and the one in flight is still pending for the next claim.
     assert OutboundMessage.objects.filter(state="sent").count() == 34
     assert OutboundMessage.objects.filter(state="pending").count() == 16
+
+
+def test_a_spent_budget_with_mail_due_asks_for_another_round(world, monkeypatch):
+    from incidents import outbox
+
+    kicks = []
+    monkeypatch.setattr(outbox, "kick_delivery", lambda: kicks.append(1))
+    _fifty_queued(world)
+    assert deliver_due(batch=10, budget_seconds=0) == 0 and kicks == [1]  # nothing sent: asks again
+    kicks.clear()
+    assert deliver_due(batch=10) == 50 and kicks == []  # all sent within the budget: nothing to ask
