@@ -132,8 +132,9 @@ def _mark_sent(messages):
         # A mark lost with the database server's last moments (it crashed before its WAL
         # reached the disk) only means a resend with the same Message-ID: no need to wait
         # for the flush, which would cost more than the UPDATE itself.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        if connection.vendor == "postgresql":  # embedded mode's SQLite has no such setting
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         OutboundMessage.objects.filter(guard, state=State.PENDING).update(state=State.SENT, sent_at=timezone.now(), last_error="")
     messages.clear()
 

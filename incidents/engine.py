@@ -232,14 +232,14 @@ _ARRAY_TYPES = {
 def update_rows(objects, fields):
     """Save `fields` of many rows in one UPDATE ... FROM unnest(one array per column): what
     `bulk_update` does, without its CASE WHEN per row and field (which cost a 10,000-breach
-    sweep more than all its other statements together). Other column types go to
-    `bulk_update`."""
+    sweep more than all its other statements together). Other column types, and embedded
+    mode's SQLite, go to `bulk_update`."""
     if not objects:
         return
     model = type(objects[0])
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
-    if any(field.get_internal_type() not in _ARRAY_TYPES for field in columns[1:]):
+    if connection.vendor != "postgresql" or any(field.get_internal_type() not in _ARRAY_TYPES for field in columns[1:]):
         model.objects.bulk_update(objects, fields)
         return
     arrays = [[field.get_db_prep_save(getattr(obj, field.attname), connection) for obj in objects] for field in columns]
