@@ -18,8 +18,8 @@ from incidents.selectors import (
     attachments_for,
     incident_as_registered,
     incidents_visible_to,
-    list_prefetches,
     timeline_for,
+    with_config,
 )
 from incidents.serializers import (
     AttachmentSerializer,
@@ -82,8 +82,8 @@ class IncidentViewSet(
     @staticmethod
     def _reload(incident):
         return (
-            Incident.objects.select_related(*LIST_RELATED)
-            .prefetch_related(*list_prefetches(), "tasks__done_by", "deadlines__met_by")
+            with_config(Incident.objects.select_related(*LIST_RELATED))
+            .prefetch_related("tasks__done_by", "deadlines__met_by")
             .get(pk=incident.pk)
         )
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, Status
 from incidents.selectors import incidents_at_risk_q, incidents_search
+from procedures import config_cache
 from procedures.models import Category, Service
 from skills.models import Person, Team
 
@@ -71,15 +72,43 @@ class InFilter(filters.MultipleChoiceFilter):
         return qs.filter(**{f"{self.field_name}__in": sorted(set(value))})
 
 
+class _ConfigSlugField(forms.CharField):
+    """A category, service or team by slug, from the configuration cache (no query): an
+    unknown slug is refused as Django's ModelChoiceField refuses it."""
+
+    def __init__(self, *, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        found = config_cache.by_slug(self.model, value)
+        if found is None:
+            raise forms.ValidationError(
+                forms.ModelChoiceField.default_error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return found
+
+
+class ConfigSlugFilter(filters.Filter):
+    field_class = _ConfigSlugField
+
+    def __init__(self, model, **kwargs):
+        super().__init__(**kwargs)
+        self.extra["model"] = model
+
+
 class IncidentFilter(filters.FilterSet):
     status = InFilter(choices=Status.choices)
     priority = InFilter(choices=[(p, str(p)) for p in range(1, 6)])
-    # Slugs are looked up first (an unknown one is a 400), so the list filters on the
-    # foreign key itself and its indexes, with no join.
-    team = filters.ModelChoiceFilter(queryset=Team.objects.all(), to_field_name="slug")
+    # Slugs are looked up first (an unknown one is a 400; categories, services and teams in
+    # the configuration cache), so the list filters on the foreign key and its indexes.
+    team = ConfigSlugFilter(Team)
     assignee = filters.ModelChoiceFilter(queryset=Person.objects.all(), to_field_name="username")
-    category = filters.ModelChoiceFilter(queryset=Category.objects.all(), to_field_name="slug")
-    service = filters.ModelChoiceFilter(queryset=Service.objects.all(), to_field_name="slug")
+    category = ConfigSlugFilter(Category)
+    service = ConfigSlugFilter(Service)
     is_major = BooleanFilter()
     major = BooleanFilter(field_name="is_major")  # the queue page's name for is_major
     unassigned = BooleanFilter(field_name="assignee", lookup_expr="isnull")

@@ -13,42 +13,68 @@ from incidents.models import (
 )
 from procedures import limits
 from procedures.models import Category, Service
-from procedures.serializers import IncidentSampleSerializer
+from procedures.serializers import ConfigSlugRelatedField, IncidentSampleSerializer
 from skills.api_fields import JSONSerializer
 from skills.models import Person, Role, Team
 
 
 class PlainRepresentation:
-    """`to_representation` without DRF's per-field machinery, for pages of many rows: each
-    field's reader is worked out once per serializer (a list builds one child for all its
-    rows), values are read by attribute, and ISO 8601 times are formatted in the current
-    time zone fetched once rather than once per value. The output is DRF's own, byte for
-    byte (tests/incidents/test_serializers_plain.py compares them)."""
+    """`to_representation` without DRF's per-field machinery, for pages of many rows: how
+    to read each field is worked out once per serializer class (DRF would build and copy
+    every field for every request), values are read by attribute, and ISO 8601 times are
+    formatted in the current time zone fetched once per serializer rather than once per
+    value. The output is DRF's own, byte for byte (tests/incidents/test_serializers_plain.py
+    compares them)."""
 
-    def _readers(self):
-        readers = getattr(self, "_plain_readers", None)
-        if readers is None:
-            readers = self._plain_readers = [(name, self._reader(field)) for name, field in self.fields.items()
-                                             if not field.write_only]  # fmt: skip
-        return readers
+    _plain_recipes = {}  # serializer class -> [(name, kind, detail)]
 
-    def _reader(self, field):
+    @classmethod
+    def _recipe(cls, fields):
+        recipe = PlainRepresentation._plain_recipes.get(cls)
+        if recipe is None:
+            recipe = PlainRepresentation._plain_recipes[cls] = [
+                (name, *cls._kind(field)) for name, field in fields.items() if not field.write_only
+            ]
+        return recipe
+
+    @staticmethod
+    def _kind(field):
         if isinstance(field, serializers.SerializerMethodField):
-            return getattr(self, field.method_name)
+            return "method", field.method_name
         if isinstance(field, (serializers.BaseSerializer, serializers.ManyRelatedField)) or field.source == "*":
-            return lambda instance: field.to_representation(field.get_attribute(instance))
+            return "field", None  # nested: DRF's own, from this serializer's bound field
         attrs = tuple(field.source_attrs)
         if isinstance(field, serializers.SlugRelatedField):
-            attrs, represent = (*attrs, field.slug_field), None
-        elif (
+            return "attrs", ((*attrs, field.slug_field), None)
+        if (
             isinstance(field, serializers.DateTimeField)
             and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
             and not hasattr(field, "timezone")
         ):
+            return "datetime", (attrs, field)
+        if isinstance(field, _STATELESS):
+            return "attrs", (attrs, field.to_representation)
+        return "field", None  # anything else (context, request): DRF's own
+
+    def _readers(self):
+        readers = getattr(self, "_plain_readers", None)
+        if readers is None:
+            recipe = PlainRepresentation._plain_recipes.get(type(self)) or self._recipe(self.fields)
+            readers = self._plain_readers = [(name, self._reader(name, kind, detail)) for name, kind, detail in recipe]
+        return readers
+
+    def _reader(self, name, kind, detail):
+        if kind == "method":
+            return getattr(self, detail)
+        if kind == "field":
+            field = self.fields[name]
+            return lambda instance: field.to_representation(field.get_attribute(instance))
+        if kind == "datetime":
+            attrs, field = detail
             zone = field.default_timezone()
             represent = _iso_in(zone) if zone is not None else field.to_representation
         else:
-            represent = field.to_representation
+            attrs, represent = detail
 
         def read(instance):
             value = instance
@@ -62,6 +88,14 @@ class PlainRepresentation:
 
     def to_representation(self, instance):
         return {name: read(instance) for name, read in self._readers()}
+
+
+# Fields whose to_representation depends on the value alone, so one field's may serve
+# every serializer of the class.
+_STATELESS = (
+    serializers.BooleanField, serializers.CharField, serializers.ChoiceField, serializers.FloatField,
+    serializers.IntegerField, serializers.ReadOnlyField,
+)  # fmt: skip
 
 
 def _iso_in(zone):
@@ -138,11 +172,11 @@ class IncidentDetailSerializer(IncidentSerializer):
 
 
 def _category_field():
-    return serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
+    return ConfigSlugRelatedField(queryset=Category.objects.all())
 
 
 def _service_field(**kwargs):
-    return serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), **kwargs)
+    return ConfigSlugRelatedField(queryset=Service.objects.all(), **kwargs)
 
 
 class IncidentCreateSerializer(IncidentSampleSerializer):

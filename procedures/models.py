@@ -242,3 +242,16 @@ class LabelRule(models.Model):
     def matches(self, labels):
         have = labels.get(self.label)
         return have is not None and (self.value == self.ANY or have == self.value)
+
+
+class ConfigStamp(models.Model):
+    """One row whose value a database trigger replaces whenever a configuration table is
+    written (procedures.config_cache): processes compare it to know their copy is stale."""
+
+    value = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "configuration stamp"
+
+    def __str__(self):
+        return self.value

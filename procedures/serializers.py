@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from procedures import config_cache
 from procedures.limits import TEXT_MAX, TITLE_MAX
 from procedures.models import (
     Calendar,
@@ -94,16 +95,30 @@ class ProcedureUpdateSerializer(_VersionInput):
         return attrs
 
 
+class ConfigSlugRelatedField(serializers.SlugRelatedField):
+    """A category, service or team by slug, from the configuration cache (no query); the
+    queryset still names the choices (the schema, the browsable API). Errors as DRF's."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        found = config_cache.by_slug(self.get_queryset().model, data)
+        if found is None:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return found
+
+
 class IncidentSampleSerializer(JSONSerializer):
     """What an incident is registered with: the create body of the incidents API (which adds
     the reporter) and the sample of a dry run."""
 
     title = serializers.CharField(max_length=TITLE_MAX)
     description = serializers.CharField(max_length=TEXT_MAX, allow_blank=True, required=False, default="", trim_whitespace=False)
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all())
-    service = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True, default=None
-    )
+    category = ConfigSlugRelatedField(queryset=Category.objects.all())
+    service = ConfigSlugRelatedField(queryset=Service.objects.all(), required=False, allow_null=True, default=None)
     impact = serializers.ChoiceField(choices=Level.choices)
     urgency = serializers.ChoiceField(choices=Level.choices)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.API)
@@ -114,7 +129,7 @@ class SimulateSerializer(IncidentSampleSerializer):
     have a title, and the category defaults to the procedure's first."""
 
     title = serializers.CharField(max_length=TITLE_MAX, required=False, default="")
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False)
+    category = ConfigSlugRelatedField(queryset=Category.objects.all(), required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WEB)
     at = serializers.DateTimeField(required=False)
 

@@ -3,7 +3,7 @@ work from PostgreSQL, so a duplicate or lost message changes nothing."""
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
@@ -41,6 +41,21 @@ app.conf.update(
     timezone="UTC",
 )
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _config_cache_begin(**kwargs):
+    """Each task compares the configuration stamp once (procedures.config_cache)."""
+    from procedures import config_cache
+
+    config_cache.begin()
+
+
+@signals.task_postrun.connect
+def _config_cache_end(**kwargs):
+    from procedures import config_cache
+
+    config_cache.end()
 
 
 @app.on_after_finalize.connect

@@ -4,6 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from procedures import config_cache
+
 pytestmark = pytest.mark.django_db
 
 
@@ -12,14 +14,15 @@ def test_detail_reads_the_incident_once(world, api):
 
     incident = world.incident()
     client = api(Person.objects.get(pk=world.people[3].pk))
+    config_cache.snapshot()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(f"/api/v1/incidents/{incident.reference}/")
     assert response.status_code == 200 and response.json()["reference"] == incident.reference
     incident_reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT "incidents_incident"."id"')]
     assert len(incident_reads) == 1
-    # the security-team check, the incident (people joined), categories, services, teams,
-    # procedure versions, tasks, deadlines
-    assert len(ctx.captured_queries) == 8
+    # the configuration stamp, the security-team check, the incident (people joined), tasks,
+    # deadlines; categories, services, teams and procedure versions from the configuration cache
+    assert len(ctx.captured_queries) == 5
 
 
 def test_detail_of_a_security_incident_is_404_for_others(world, api):
