@@ -139,3 +139,7 @@ def test_the_triggers_work_on_sqlite_too(tmp_path):
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert out.stdout.strip().endswith("ok")
+
+
+def test_the_stamp_statement_names_the_model_table():
+    assert ConfigStamp._meta.db_table in config_cache.STAMP_SQL
