@@ -1,17 +1,22 @@
 """How fast the metrics answer over a year of incidents (figures, not pass/fail).
 
     make bench-metrics                                   # 100,000 incidents
-    .venv/bin/python benchmarks/metrics.py --incidents 100000 [--repeat 3] [--plans]
+    .venv/bin/python benchmarks/metrics.py --incidents 100000 [--repeat 5] [--plans]
+    .venv/bin/python benchmarks/metrics.py --database fb_bench_metrics   # an existing copy
 
 Uses its own database, `<DATABASE_URL's name>_metrics` (created if missing, migrated,
 seeded with the demo organisation, then topped up by dataset.py, which writes the metric
-columns the services write), so no dev, test or shared bench database is touched. Times
-`reporting.metrics.metrics` over the last 365 days for the process owner (everything) and
-the incident manager (their teams), without grouping and with each grouping, and prints
-the plan of the grouped aggregate and of the backlog query.
+columns the services write), so no dev, test or shared bench database is touched; or,
+with `--database NAME` (`BENCH_DATABASE`), an existing database on the same server, e.g. a
+copy of the million (`CREATE DATABASE fb_bench_metrics TEMPLATE firebreak_bench_1m`), which
+is only migrated. Times `reporting.metrics.metrics` over the last 365 days (up to the
+newest incident) for the process owner (everything) and the incident manager (their
+teams), without grouping and with each grouping: median and p95 of the repeats, and
+prints the plan of the grouped aggregate and of the backlog query.
 """
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -25,12 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
-def database_url(source):
+def database_url(source, database=None):
     parts = urlsplit(source)
     if parts.scheme not in ("postgres", "postgresql"):
         raise SystemExit(f"DATABASE_URL must be a PostgreSQL URL for the benchmark, not {parts.scheme}://")
-    name = parts.path.lstrip("/") or "firebreak"
-    return urlunsplit(parts._replace(path=f"/{name}_metrics")), f"{name}_metrics"
+    name = database or f"{parts.path.lstrip('/') or 'firebreak'}_metrics"
+    return urlunsplit(parts._replace(path=f"/{name}")), name
 
 
 def ensure_database(url, name):
@@ -43,13 +48,20 @@ def ensure_database(url, name):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare(env, incidents):
+def prepare(env, incidents, existing=False):
     def run(*args):
         subprocess.run([PYTHON, *args], cwd=ROOT, env=env, check=True)
 
     run("manage.py", "migrate", "--noinput", "-v0")
+    if existing:
+        return
     run("manage.py", "seed_demo")
     run("benchmarks/dataset.py", "--target", str(incidents))
+
+
+def nearest_rank(values, fraction):
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
 
 
 def measure(repeat, plans):
@@ -59,18 +71,22 @@ def measure(repeat, plans):
 
     django.setup()
     from django.db import connection
-    from django.db.models import Q
+    from django.db.models import Count, Q, Sum
     from django.utils import timezone
 
     from incidents.models import Incident
-    from reporting import metrics
+    from reporting import metrics, rollups
+    from reporting.models import MetricsDay
+    from reporting.rollups import SUM_FIELDS
     from skills.models import Person
 
-    today = timezone.localdate()
+    newest = Incident.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    today = timezone.localdate(newest) if newest else timezone.localdate()
     year = metrics.Period(today - timedelta(days=364), today)
     owner, manager = Person.objects.get(username="owner5"), Person.objects.get(username="manager4")
-    print(f"incidents: {Incident.objects.count()}; period {year.start_date} .. {year.end_date}")
-    print(f"{'who':<10} {'group_by':<10} {'median ms':>10} {'min ms':>8} {'queries':>8} {'groups':>7}")
+    built = MetricsDay.objects.filter(day__gte=year.start_date, day__lte=year.end_date).count()
+    print(f"incidents: {Incident.objects.count()}; period {year.start_date} .. {year.end_date}; roll-up rows {built}")
+    print(f"{'who':<10} {'group_by':<10} {'median ms':>10} {'p95 ms':>8} {'min ms':>8} {'queries':>8} {'groups':>7}")
     for person in (owner, manager):
         for group_by in (None, *metrics.GROUPS):
             timings = []
@@ -84,38 +100,80 @@ def measure(repeat, plans):
                 connection.force_debug_cursor = False
             print(
                 f"{person.username:<10} {group_by or '-':<10} {statistics.median(timings):>10.1f} "
-                f"{min(timings):>8.1f} {queries:>8} {len(result['groups']):>7}"
+                f"{nearest_rank(timings, 0.95):>8.1f} {min(timings):>8.1f} {queries:>8} {len(result['groups']):>7}"
             )
     if plans:
+        from reporting.models import MetricsDay
+
         scoped = metrics.scoped_incidents(owner)
-        grouped = (
-            metrics.cohort(scoped, year)
-            .values("team__slug")
-            .annotate(**metrics._aggregates(postgres=True))
-            .order_by("team__slug")
+        registered = metrics.cohort(scoped, year)
+        rollup = (
+            MetricsDay.objects.filter(dimension="service", day__gte=year.start_date, day__lte=year.end_date)
+            .values("day", "key")
+            .annotate(**{name: Sum(name) for name in SUM_FIELDS})
         )
-        print("\n-- plan: the year grouped by team (owner5)\n" + grouped.explain(analyze=True, buffers=True))
-        backlog = scoped.filter(created_at__lt=year.end).filter(
-            Q(resolved_at__gte=year.end) | Q(resolved_at__isnull=True)
+        print("\n-- plan: the roll-ups of the year by service (owner5)\n" + rollup.explain(analyze=True, buffers=True))
+        print("\n-- plan: the year's summable figures from the incidents, by service and day (owner5)\n"
+              + rollups.by_day(registered, "service_id").explain(analyze=True, buffers=True))  # fmt: skip
+        unresolved = scoped.filter(created_at__lt=year.end, resolved_at__isnull=True).filter(
+            Q(closed_at__isnull=True) | Q(closed_at__gte=year.end)
         )
-        print("\n-- plan: the backlog at the period's end (owner5)\n" + backlog.explain(analyze=True, buffers=True))
+        print("\n-- plan: the backlog's unresolved part (owner5)\n"
+              + unresolved.values("service_id").annotate(n=Count("id")).explain(analyze=True, buffers=True))  # fmt: skip
+
+
+def build_rollups():
+    """Rebuild the roll-ups of the year (the beat job's and rebuild_metrics' work), timed."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from incidents.models import Incident
+
+    newest = Incident.objects.order_by("-created_at").values_list("created_at", flat=True).first()
+    today = timezone.localdate(newest) if newest else timezone.localdate()
+    started = time.perf_counter()
+    call_command("rebuild_metrics", "--from", (today - timedelta(days=364)).isoformat(), "--to", today.isoformat())
+    print(f"roll-ups of the year rebuilt in {time.perf_counter() - started:.1f} s")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=int(os.environ.get("BENCH_INCIDENTS", 100_000)))
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--database", default=os.environ.get("BENCH_DATABASE"),
+        help="an existing database on DATABASE_URL's server to measure (only migrated, never topped up)",
+    )  # fmt: skip
     parser.add_argument("--plans", action="store_true", help="print EXPLAIN ANALYZE of the main queries")
+    parser.add_argument(
+        "--rollups", choices=("keep", "build", "drop"), default="keep",
+        help="build: rebuild the year's roll-ups first (timed); drop: delete them (the incidents answer alone)",
+    )  # fmt: skip
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.build_only:
+        build_rollups()
+        return
     if args.measure_only:
         measure(args.repeat, args.plans)
         return
-    url, name = database_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak"))
-    ensure_database(url, name)
+    url, name = database_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak"), args.database)
+    if not args.database:
+        ensure_database(url, name)
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "EMAIL_HOST": "",
            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-secret-key", "PYTHONUNBUFFERED": "1"}  # fmt: skip
-    prepare(env, args.incidents)
+    prepare(env, args.incidents, existing=bool(args.database))
+    if args.rollups == "build":
+        subprocess.run([PYTHON, __file__, "--build-only"], cwd=ROOT, env=env, check=True)
+    elif args.rollups == "drop":
+        drop = "from reporting.models import MetricsDay, MetricsDayBuilt; MetricsDay.objects.all().delete(); MetricsDayBuilt.objects.all().delete()"
+        subprocess.run([PYTHON, "manage.py", "shell", "-c", drop], cwd=ROOT, env=env, check=True)
     command = [PYTHON, __file__, "--measure-only", "--repeat", str(args.repeat), *(["--plans"] if args.plans else [])]
     subprocess.run(command, cwd=ROOT, env=env, check=True)
 

@@ -11,12 +11,15 @@ on hold. The backlog is what was still unresolved at the period's end, by age th
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, Sum
-from django.db.models.functions import TruncDay, TruncWeek
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from incidents.models import Incident, Status
+from reporting import rollups
+from reporting.models import MetricsDay, MetricsDayBuilt
+from reporting.rollups import SUM_FIELDS
 from skills.policy import Action, can, incident_visibility, team_ids
 
 MAX_YEARS = 5
@@ -31,12 +34,40 @@ NONE_LABEL = "(none)"
 class Grouping:
     fields: tuple  # of Incident lookups
     label: object  # the row's values -> the group's key
+    column: str  # the Incident column the group is read and rolled up by
 
     def key(self, row):
-        values = [row[f] for f in self.fields]
+        return self._label([row[f] for f in self.fields])
+
+    def _label(self, values):
         if all(v is None for v in values):
             return NONE_LABEL
         return self.label(*values)
+
+    def labels(self, keys, using):
+        """{key: label} for keys (`rollups.key_of` of the column's values) seen only in
+        the roll-ups: one query for a relation, none for a plain column."""
+        out = {key: NONE_LABEL for key in keys if not key}
+        keys = [key for key in keys if key]
+        if not self.column.endswith("_id"):
+            field = Incident._meta.get_field(self.column)
+            return out | {key: self._label([field.to_python(key)]) for key in keys}
+        relation = self.column.removesuffix("_id")
+        model = Incident._meta.get_field(relation).related_model
+        paths = [f.removeprefix(f"{relation}__") for f in self.fields]
+        rows = model._default_manager.using(using).filter(pk__in=[int(k) for k in keys]).values_list("pk", *paths)
+        return out | {str(pk): self._label(values) for pk, *values in rows}
+
+    def order(self, label, key):
+        """Sorts as `order_by(*fields)` on PostgreSQL does (no value last)."""
+        if not key:
+            return (1,)
+        if not self.column.endswith("_id") and self.column != "channel":
+            return (0, int(key))
+        if self.column == "procedure_version_id":
+            slug, number = label.rsplit(" v", 1)
+            return (0, slug, int(number))
+        return (0, label)
 
 
 def _plain(value):
@@ -44,28 +75,18 @@ def _plain(value):
 
 
 GROUPS = {
-    "team": Grouping(("team__slug",), _plain),
-    "category": Grouping(("category__slug",), _plain),
-    "service": Grouping(("service__slug",), _plain),
-    "priority": Grouping(("priority",), lambda p: f"P{p}"),
+    "team": Grouping(("team__slug",), _plain, "team_id"),
+    "category": Grouping(("category__slug",), _plain, "category_id"),
+    "service": Grouping(("service__slug",), _plain, "service_id"),
+    "priority": Grouping(("priority",), lambda p: f"P{p}", "priority"),
     "procedure": Grouping(
-        ("procedure_version__procedure__slug", "procedure_version__number"), lambda slug, number: f"{slug} v{number}"
+        ("procedure_version__procedure__slug", "procedure_version__number"),
+        lambda slug, number: f"{slug} v{number}",
+        "procedure_version_id",
     ),
-    "channel": Grouping(("channel",), _plain),
-    "level": Grouping(("resolved_level",), lambda level: f"level {level}"),
+    "channel": Grouping(("channel",), _plain, "channel"),
+    "level": Grouping(("resolved_level",), lambda level: f"level {level}", "resolved_level"),
 }
-
-
-class Percentile(Aggregate):
-    """PostgreSQL's percentile_cont: the continuous percentile (linear interpolation)."""
-
-    function = "percentile_cont"
-    name = "Percentile"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 def percentile_cont(values, fraction):
@@ -114,50 +135,72 @@ def scoped_incidents(actor):
     return queryset
 
 
-def _aggregates(postgres):
-    figures = {
-        "count": Count("id"),
-        "acknowledged": Count("ack_seconds"),
-        "resolved": Count("resolve_seconds"),
-        "response_decided": Count("id", filter=Q(ack_seconds__isnull=False) | Q(response_breached=True)),
-        "response_met": Count("id", filter=Q(ack_seconds__isnull=False, response_breached=False)),
-        "resolution_decided": Count("id", filter=Q(resolve_seconds__isnull=False) | Q(resolution_breached=True)),
-        "resolution_met": Count("id", filter=Q(resolve_seconds__isnull=False, resolution_breached=False)),
-        "breaches": Count("id", filter=Q(response_breached=True) | Q(resolution_breached=True)),
-        "escalations": Sum("escalation_count"),
-        "escalated_incidents": Count("id", filter=Q(escalation_count__gt=0)),
-        "reopened": Count("id", filter=Q(reopen_count__gt=0)),
-        "ever_resolved": Count("id", filter=Q(resolve_seconds__isnull=False) | Q(reopen_count__gt=0)),
-        "first_line": Count("id", filter=Q(resolved_first_line=True)),
-        "major_incidents": Count("id", filter=Q(is_major=True)),
-        "major_duration_mean": Avg("resolve_seconds", filter=Q(is_major=True)),
-    }
-    for name, (wall, working) in DURATIONS.items():
-        for clock, column in (("wall", wall), ("working", working)):
-            figures[f"{name}_{clock}_mean"] = Avg(column)
-            if postgres:
-                for label, fraction in PERCENTILES:
-                    figures[f"{name}_{clock}_{label}"] = Percentile(column, fraction)
-    return figures
+PERCENTILE_COLUMNS = {  # column -> (figure, clock)
+    "ack_seconds": ("mtta", "wall"),
+    "ack_working_seconds": ("mtta", "working"),
+    "resolve_seconds": ("mttr", "wall"),
+    "resolve_working_seconds": ("mttr", "working"),
+}
+MEANS = {  # figure -> (sum, how many)
+    "mtta_wall_mean": ("ack_sum", "acknowledged"),
+    "mtta_working_mean": ("ack_working_sum", "ack_working_n"),
+    "mttr_wall_mean": ("resolve_sum", "resolved"),
+    "mttr_working_mean": ("resolve_working_sum", "resolve_working_n"),
+    "major_duration_mean": ("major_resolve_sum", "major_resolved"),
+}
+TOTAL = object()  # the key of the total among the groups' figures
 
 
-def _percentiles_in_python(queryset, grouping, extra=()):
-    """{group key: {figure: value}} for the percentiles, where the database has none."""
-    columns = [column for pair in DURATIONS.values() for column in pair]
-    fields = [*(grouping.fields if grouping else ()), *extra]
+def _percentile_names():
+    return [f"{name}_{clock}_{label}" for name, clock in PERCENTILE_COLUMNS.values() for label, _ in PERCENTILES]
+
+
+def _percentiles(registered, column, grouped, postgres):
+    """{group key or TOTAL: {figure: value}}: the medians and 90th percentiles, exact, from
+    the incidents (they cannot be summed from roll-ups). On PostgreSQL one statement: one
+    sort per column and grouping set (percentile_cont over an array of fractions), the
+    total and the groups together (GROUPING SETS)."""
+    if not postgres:
+        return _percentiles_in_python(registered, column)
+    columns = list(PERCENTILE_COLUMNS)
+    inner = registered.annotate(metric_key=F(column)).values("metric_key", *columns).order_by()
+    try:
+        sql, params = inner.query.get_compiler(using=registered.db).as_sql()
+    except EmptyResultSet:  # someone who may see nothing
+        return {}
+    fractions = ", ".join(repr(float(fraction)) for _, fraction in PERCENTILES)
+    select = ", ".join(f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY s.{c})" for c in columns)
+    if grouped:
+        query = f"SELECT GROUPING(s.metric_key), s.metric_key, {select} FROM ({sql}) s GROUP BY GROUPING SETS ((), (s.metric_key))"  # noqa: S608 (constants and Django's own SQL)
+    else:
+        query = f"SELECT 1, NULL, {select} FROM ({sql}) s"  # noqa: S608 (constants and Django's own SQL)
+    out = {}
+    with connections[registered.db].cursor() as cursor:
+        cursor.execute(query, params)
+        for is_total, key, *values in cursor.fetchall():
+            figures = {}
+            for (name, clock), found in zip(PERCENTILE_COLUMNS.values(), values, strict=True):
+                for (label, _), value in zip(PERCENTILES, found or [None] * len(PERCENTILES), strict=True):
+                    figures[f"{name}_{clock}_{label}"] = value
+            out[TOTAL if is_total else rollups.key_of(key)] = figures
+    return out
+
+
+def _percentiles_in_python(queryset, column):
+    """The same, in Python, where the database has none (SQLite, the embedded mode)."""
     found = {}
-    for row in queryset.values(*fields, *columns):
-        key = (grouping.key(row) if grouping else None, *(row[f] for f in extra))
-        bucket = found.setdefault(key, {c: [] for c in columns})
-        for column in columns:
-            bucket[column].append(row[column])
+    for row in queryset.values(column, *PERCENTILE_COLUMNS):
+        for key in (TOTAL, rollups.key_of(row[column])):
+            bucket = found.setdefault(key, {c: [] for c in PERCENTILE_COLUMNS})
+            for c in PERCENTILE_COLUMNS:
+                bucket[c].append(row[c])
     out = {}
     for key, values in found.items():
-        out[key] = {}
-        for name, (wall, working) in DURATIONS.items():
-            for clock, column in (("wall", wall), ("working", working)):
-                for label, fraction in PERCENTILES:
-                    out[key][f"{name}_{clock}_{label}"] = percentile_cont(values[column], fraction)
+        out[key] = {
+            f"{name}_{clock}_{label}": percentile_cont(values[c], fraction)
+            for c, (name, clock) in PERCENTILE_COLUMNS.items()
+            for label, fraction in PERCENTILES
+        }
     return out
 
 
@@ -195,59 +238,52 @@ def _figures(raw):
     return out
 
 
-def _backlog(queryset, period, grouping):
-    """{group key: {bucket: count}}: incidents registered before the period's end and
-    neither resolved nor closed (nor cancelled) by then, by their age at the end."""
+def _from_sums(sums, percentiles):
+    """The raw aggregates of one group from its summed figures and its percentiles."""
+    raw = dict(sums)
+    for name, (total, n) in MEANS.items():
+        raw[name] = sums[total] / sums[n] if sums[n] else None
+    return raw | percentiles
+
+
+def _backlog(scoped, period, grouping):
+    """{group key: ({bucket: count}, label)}: incidents registered before the period's end
+    and neither resolved nor closed (nor cancelled) by then, by their age at the end. Two
+    disjoint parts, each an index-only scan of its own covering index: resolved after the
+    end (`incident_resolved`), and not resolved (`incident_unresolved_created`)."""
     end = period.end
-    open_at_end = Q(created_at__lt=end) & (
-        Q(resolved_at__gte=end) | Q(resolved_at__isnull=True, closed_at__isnull=True)
-        | Q(resolved_at__isnull=True, closed_at__gte=end)
-    )  # fmt: skip
     buckets = {}
     for name, low, high in BACKLOG_BUCKETS:
         condition = Q(created_at__lte=end - timedelta(days=low))
         if high is not None:
             condition &= Q(created_at__gt=end - timedelta(days=high))
         buckets[name] = Count("id", filter=condition)
-    rows = queryset.filter(open_at_end)
-    rows = rows.values(*grouping.fields).annotate(**buckets) if grouping else [rows.aggregate(**buckets)]
+    before = scoped.filter(created_at__lt=end)
+    parts = (
+        before.filter(resolved_at__gte=end),
+        before.filter(Q(closed_at__isnull=True) | Q(closed_at__gte=end), resolved_at__isnull=True),
+    )
+    fields = [grouping.column, *grouping.fields, *buckets]
+    try:
+        compiled = [
+            part.values(grouping.column, *grouping.fields).annotate(**buckets).values_list(*fields).order_by()
+            .query.get_compiler(using=scoped.db).as_sql()
+            for part in parts
+        ]  # fmt: skip
+    except EmptyResultSet:  # someone who may see nothing
+        return {}
     out = {}
-    for row in rows:
-        key = grouping.key(row) if grouping else None
-        out[key] = {name: row[name] for name, _, _ in BACKLOG_BUCKETS}
+    with connections[scoped.db].cursor() as cursor:  # both parts in one round trip
+        cursor.execute(" UNION ALL ".join(sql for sql, _ in compiled), [p for _, ps in compiled for p in ps])
+        for values in cursor.fetchall():
+            row = dict(zip(fields, values, strict=True))
+            counts, _ = out.setdefault(rollups.key_of(row[grouping.column]), ({n: 0 for n in buckets}, grouping.key(row)))
+            for name in buckets:
+                counts[name] += row[name]
     return out
 
 
 TREND_SUMS = ("count", "resolved", "breaches", "acknowledged", "ack_sum", "resolve_sum", "resolve_working_sum")
-
-
-def _trend(queryset, period, grouping):
-    """{group key: {bucket: sums}} per day or week (sums, so that groups add up)."""
-    trunc = TruncWeek if period.trend_unit == "week" else TruncDay
-    fields = [*(grouping.fields if grouping else ())]
-    rows = (
-        queryset.annotate(bucket=trunc("created_at", tzinfo=timezone.get_current_timezone()))
-        .values(*fields, "bucket")
-        .annotate(
-            count=Count("id"),
-            resolved=Count("resolve_seconds"),
-            breaches=Count("id", filter=Q(response_breached=True) | Q(resolution_breached=True)),
-            acknowledged=Count("ack_seconds"),
-            ack_sum=Sum("ack_seconds"),
-            resolve_sum=Sum("resolve_seconds"),
-            resolve_working_sum=Sum("resolve_working_seconds"),
-        )
-        .order_by()
-    )
-    out = {}
-    for row in rows:
-        key = grouping.key(row) if grouping else None
-        bucket = row["bucket"]
-        bucket = bucket.date() if isinstance(bucket, datetime) else bucket
-        sums = out.setdefault(key, {}).setdefault(bucket, dict.fromkeys(TREND_SUMS, 0))
-        for name in TREND_SUMS:
-            sums[name] += row[name] or 0
-    return out
 
 
 def _trend_points(buckets):
@@ -268,18 +304,9 @@ def _trend_points(buckets):
     ]
 
 
-def _add_up(per_group):
-    """The total of {key: {bucket: sums}} or {key: {name: n}} over the groups."""
-    total = {}
-    for values in per_group.values():
-        for name, value in values.items():
-            if isinstance(value, dict):
-                into = total.setdefault(name, dict.fromkeys(value, 0))
-                for k, v in value.items():
-                    into[k] += v
-            else:
-                total[name] = total.get(name, 0) + value
-    return total
+def _add(into, sums):
+    for name in SUM_FIELDS:
+        into[name] += sums[name] or 0
 
 
 def cohort(scoped, period):
@@ -287,65 +314,144 @@ def cohort(scoped, period):
     return scoped.filter(created_at__gte=period.start, created_at__lt=period.end).exclude(status=Status.CANCELLED)
 
 
-# Sorting a year for the percentiles wants more than PostgreSQL's default 4 MB.
-WORK_MEM = "64MB"
+def rollup_scope(actor):
+    """The filter on `MetricsDay` rows equal to `scoped_incidents(actor)`, or None when the
+    roll-ups cannot express it (then everything is read from the incidents)."""
+    if not can(actor, Action.VIEW_METRICS):
+        return None
+    clauses = incident_visibility(actor).clauses
+    if clauses == ((),):
+        scope = {}
+    elif clauses == ((("is_security", False),),):
+        scope = {"is_security": False}
+    else:
+        return None
+    if not can(actor, Action.VIEW_REPORTS):
+        scope["team_id__in"] = list(team_ids(actor))
+    return scope
+
+
+def rolled_up_days(period, using):
+    """The days of `period` the roll-ups may answer for: built in the current time zone,
+    and no incident registered on them changed since."""
+    built = dict(
+        MetricsDayBuilt.objects.using(using)
+        .filter(day__gte=period.start_date, day__lte=period.end_date, time_zone=str(timezone.get_current_timezone()))
+        .values_list("day", "built_at")
+    )
+    return set(built) - rollups.changed_days(built, start=period.start, end=period.end, using=using)
+
+
+# Sorting a year for the percentiles wants more than PostgreSQL's default 4 MB; compiling
+# the aggregates (JIT) costs more than it saves on these plans.
+WORK_MEM = "128MB"
 
 
 def metrics(*, actor, period, group_by=None):
     """The figures `actor` may see for incidents registered in `period`: the total, one
     entry per group when `group_by` names one of GROUPS, each with its backlog at the
-    period's end and its trend. A handful of queries whatever the size of the desk."""
+    period's end and its trend. A handful of queries whatever the size of the desk: the
+    summable figures and the trend from the daily roll-ups for the days they hold
+    (`reporting.rollups`) and from the incidents for the others, the percentiles and the
+    backlog from the incidents."""
     scoped = scoped_incidents(actor)
     with transaction.atomic(using=scoped.db):
         connection = connections[scoped.db]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        return _metrics(scoped, period, group_by)
+                cursor.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM])
+        return _metrics(scoped, period, group_by, rollup_scope(actor))
 
 
-def _metrics(scoped, period, group_by):
+def _metrics(scoped, period, group_by, scope):
+    using = scoped.db
     registered = cohort(scoped, period)
-    postgres = connections[registered.db].vendor == "postgresql"
-    aggregates = _aggregates(postgres)
-    grouping = GROUPS[group_by] if group_by else None
-    empty_backlog = {name: 0 for name, _, _ in BACKLOG_BUCKETS}
+    postgres = connections[using].vendor == "postgresql"
+    grouping = GROUPS[group_by or rollups.TOTAL_DIMENSION]
+    dimension = group_by or rollups.TOTAL_DIMENSION
+    labels = {}
 
-    total_raw = registered.aggregate(**aggregates)
-    if not postgres:
-        total_raw |= _percentiles_in_python(registered, None).get((None,), {})
-    # Grouped, the total's backlog and trend are the sums of the groups': no second scan.
+    # The summable figures per group and day: the roll-ups' days, then the incidents' rest.
+    days = rolled_up_days(period, using) if scope is not None else set()
+    per_key = {}  # key -> {day: sums}
+
+    def take(key, day, row):
+        sums = per_key.setdefault(key, {}).setdefault(day, dict.fromkeys(SUM_FIELDS, 0))
+        _add(sums, row)
+
+    if days:
+        rows = (
+            MetricsDay.objects.using(using)
+            .filter(dimension=dimension, day__in=sorted(days), **scope)
+            .values("day", "key")
+            .annotate(**{name: Sum(name) for name in SUM_FIELDS})
+            .order_by()
+        )
+        for row in rows:
+            take(row["key"], row["day"], row)
+    everyday = {period.start_date + timedelta(days=n) for n in range(period.days)}
+    rest = everyday - days
+    if rest:
+        raw = registered if not days else registered.filter(rollups.day_ranges(rest))
+        for row in rollups.by_day(raw, grouping.column, *grouping.fields):
+            key = rollups.key_of(row[grouping.column])
+            labels[key] = grouping.key(row)
+            take(key, row["day"], row)
+
+    percentiles = _percentiles(registered, grouping.column, group_by is not None, postgres)
     backlog = _backlog(scoped, period, grouping)
-    trend = _trend(registered, period, grouping)
-    backlog_total = _add_up(backlog) or empty_backlog
-    trend_total = _add_up(trend)
+    for key, (_, label) in backlog.items():
+        labels[key] = label
+    unlabelled = {key for key in per_key if key not in labels}
+    if unlabelled:
+        labels |= grouping.labels(unlabelled, using)
+
+    week = period.trend_unit == "week"
+    empty_backlog = {name: 0 for name, _, _ in BACKLOG_BUCKETS}
+    totals, trends = {}, {}
+    all_sums, all_trend, all_backlog = dict.fromkeys(SUM_FIELDS, 0), {}, dict(empty_backlog)
+    for key, by_day in per_key.items():
+        totals[key] = dict.fromkeys(SUM_FIELDS, 0)
+        trends[key] = {}
+        for day, sums in by_day.items():
+            bucket = day - timedelta(days=day.weekday()) if week else day
+            _add(totals[key], sums)
+            _add(all_sums, sums)
+            for into in (trends[key], all_trend):
+                point = into.setdefault(bucket, dict.fromkeys(TREND_SUMS, 0))
+                for name in TREND_SUMS:
+                    point[name] += sums[name]
+    for counts, _ in backlog.values():
+        for name, n in counts.items():
+            all_backlog[name] += n
+
     result = {
         "from": period.start_date.isoformat(),
         "to": period.end_date.isoformat(),
         "group_by": group_by,
         "trend_unit": period.trend_unit,
-        "total": {**_figures(total_raw), "backlog": {**empty_backlog, **backlog_total}, "trend": _trend_points(trend_total)},
+        "total": {
+            **_figures(_from_sums(all_sums, percentiles.get(TOTAL, {}))),
+            "backlog": all_backlog, "trend": _trend_points(all_trend),
+        },
         "groups": [],
-    }
-    if grouping is None:
+    }  # fmt: skip
+    if group_by is None:
         return result
-    rows = list(registered.values(*grouping.fields).annotate(**aggregates).order_by(*grouping.fields))
-    python_percentiles = {} if postgres else _percentiles_in_python(registered, grouping)
-    seen = set()
-    for row in rows:
-        key = grouping.key(row)
-        seen.add(key)
-        raw = row | python_percentiles.get((key,), {})
+    registered_keys = sorted((key for key in per_key if totals[key]["count"]), key=lambda k: grouping.order(labels[k], k))
+    for key in registered_keys:
+        raw = _from_sums(totals[key], percentiles.get(key, {}))
         result["groups"].append(
             {
-                "key": key, **_figures(raw), "backlog": backlog.get(key, empty_backlog),
-                "trend": _trend_points(trend.get(key, {})),
+                "key": labels[key], **_figures(raw), "backlog": backlog.get(key, (empty_backlog, None))[0],
+                "trend": _trend_points(trends[key]),
             }
         )  # fmt: skip
     # Groups with a backlog but nothing registered in the period still show their backlog.
-    zero = _figures({name: 0 if name != "major_duration_mean" else None for name in aggregates} | {"escalations": 0})
-    for key in sorted(set(backlog) - seen, key=str):
-        result["groups"].append({"key": key, **zero, "backlog": backlog[key], "trend": []})
+    names = [*SUM_FIELDS, *MEANS, *(_percentile_names() if postgres else ())]
+    zero = _figures({name: 0 if name != "major_duration_mean" else None for name in names})
+    for key in sorted(set(backlog) - set(registered_keys), key=lambda k: str(labels[k])):
+        result["groups"].append({"key": labels[key], **zero, "backlog": backlog[key][0], "trend": []})
     return result
 
 

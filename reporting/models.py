@@ -66,3 +66,59 @@ class ReviewAction(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class MetricsDay(models.Model):
+    """The summable figures of one day's registered incidents (cancelled ones left out),
+    for one value of one grouping, split by team and security flag so that level 4 (their
+    teams) and the security wall can be applied to the sums. Rebuilt, never edited, by
+    `reporting.rollups`; the metrics read whole clean days from here and everything else
+    from the incidents. Every incident counts once per dimension."""
+
+    day = models.DateField()  # the registration date in the build's TIME_ZONE
+    dimension = models.CharField(max_length=10)  # a key of reporting.metrics.GROUPS
+    key = models.CharField(max_length=40, blank=True)  # the group's id or value ("": none)
+    team_id = models.IntegerField(null=True)
+    is_security = models.BooleanField()
+    count = models.IntegerField()
+    acknowledged = models.IntegerField()
+    ack_working_n = models.IntegerField()
+    resolved = models.IntegerField()
+    resolve_working_n = models.IntegerField()
+    ack_sum = models.BigIntegerField()
+    ack_working_sum = models.BigIntegerField()
+    resolve_sum = models.BigIntegerField()
+    resolve_working_sum = models.BigIntegerField()
+    response_decided = models.IntegerField()
+    response_met = models.IntegerField()
+    resolution_decided = models.IntegerField()
+    resolution_met = models.IntegerField()
+    breaches = models.IntegerField()
+    escalations = models.IntegerField()
+    escalated_incidents = models.IntegerField()
+    reopened = models.IntegerField()
+    ever_resolved = models.IntegerField()
+    first_line = models.IntegerField()
+    major_incidents = models.IntegerField()
+    major_resolved = models.IntegerField()
+    major_resolve_sum = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["dimension", "day"], name="metrics_day")]
+
+    def __str__(self):
+        return f"{self.day} {self.dimension}={self.key}"
+
+
+class MetricsDayBuilt(models.Model):
+    """A day whose roll-up rows exist: built from every incident change before `built_at`
+    (the build's start less a margin for transactions still committing). The metrics use
+    a day only while no incident registered on it has changed since, and only in the
+    time zone it was built in."""
+
+    day = models.DateField(primary_key=True)
+    built_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64)
+
+    def __str__(self):
+        return f"{self.day} built {self.built_at:%Y-%m-%d %H:%M} ({self.time_zone})"

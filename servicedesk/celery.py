@@ -30,6 +30,7 @@ app.conf.update(
         "incidents.tasks.sweep_maintenance": {"queue": "sweeps"},
         "reporting.tasks.open_reviews": {"queue": "sweeps"},
         "reporting.tasks.remind_review_actions": {"queue": "sweeps"},
+        "reporting.tasks.refresh_metrics_rollups": {"queue": "sweeps"},
         "incidents.tasks.deliver_*": {"queue": "notifications"},
         "incidents.tasks.expand_fanouts": {"queue": "notifications"},
     },
@@ -68,6 +69,7 @@ def _schedule(sender, **kwargs):
     # it keeps embedded mode's single worker free for the sweeps that mark breaches.
     daily = max(every, 60.0)
     daily_expires = {"expires": daily * 2}
+    rollup_every = max(every, 300.0)
     sender.conf.beat_schedule = {
         "sweep-timers": {"task": "incidents.tasks.sweep_timers", "schedule": every, "options": expires},
         "sweep-deadlines": {"task": "incidents.tasks.sweep_deadlines", "schedule": every, "options": expires},
@@ -78,6 +80,11 @@ def _schedule(sender, **kwargs):
         "open-reviews": {"task": "reporting.tasks.open_reviews", "schedule": daily, "options": daily_expires},
         "remind-review-actions": {
             "task": "reporting.tasks.remind_review_actions", "schedule": daily, "options": daily_expires,
+        },
+        # The metrics' daily roll-ups: days whose incidents changed are rebuilt (a few
+        # seconds' work at most); until then the metrics read those days from the incidents.
+        "refresh-metrics-rollups": {
+            "task": "reporting.tasks.refresh_metrics_rollups", "schedule": rollup_every, "options": {"expires": rollup_every * 2},
         },
     }
     if settings.MAIL_IMAP_URL:  # email in from a mailbox: polled (incidents.inbound.imap)

@@ -1,0 +1,39 @@
+"""Rebuild the metrics' daily roll-ups for a range of days (after an import, a restore,
+a change of TIME_ZONE, or to fill history the beat job has not reached yet)."""
+
+from datetime import date, timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from reporting import rollups
+
+CHUNK_DAYS = 31  # one transaction a month, so a year never holds one long lock
+
+
+class Command(BaseCommand):
+    help = "Rebuild the metrics roll-ups (reporting.MetricsDay) of every day from --from to --to, both included."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="first", help="YYYY-MM-DD (default: --days before --to)")
+        parser.add_argument("--to", dest="last", help="YYYY-MM-DD (default: today)")
+        parser.add_argument("--days", type=int, default=rollups.KEEP_DAYS, help="how many days when --from is not given")
+
+    def handle(self, *args, first=None, last=None, days=None, **options):
+        last = _date("--to", last) if last else timezone.localdate()
+        first = _date("--from", first) if first else last - timedelta(days=days - 1)
+        if last < first:
+            raise CommandError("--to must be on or after --from.")
+        built, day = 0, first
+        while day <= last:
+            end = min(last, day + timedelta(days=CHUNK_DAYS - 1))
+            built += rollups.rebuild(day, end)
+            day = end + timedelta(days=1)
+        self.stdout.write(f"Rebuilt the metrics roll-ups of {built} days, {first} to {last}.")
+
+
+def _date(option, raw):
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise CommandError(f"{option}: enter a date as YYYY-MM-DD.") from None
