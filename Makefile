@@ -109,7 +109,7 @@ bench-engine: install
 
 bench-metrics: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
-	$(PY) benchmarks/metrics.py --plans
+	$(PY) benchmarks/metrics.py --plans $(BENCH_METRICS_ARGS)
 
 bench-ui: bench-data
 	@$(BENCH_ENV); $(PY) benchmarks/ui.py --incidents $(BENCH_INCIDENTS) $(BENCH_UI_ARGS)

@@ -33,7 +33,7 @@ OPEN_COVER = [
 
 # The columns the metrics' backlog reads besides the times (reporting.metrics).
 BACKLOG_COLUMNS = (
-    "team", "category", "service", "priority", "procedure_version", "channel", "resolved_level", "is_security",
+    "id", "team", "category", "service", "priority", "procedure_version", "channel", "resolved_level", "is_security",
 )  # fmt: skip
 
 

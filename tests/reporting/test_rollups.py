@@ -148,3 +148,18 @@ def test_roll_up_reads_go_to_the_reporting_database_when_there_is_one(month, wor
         with pytest.raises(Exception, match="reporting"):
             rolled_up_days(MARCH, using)
     assert metrics.rollup_rows("team", _march_days(), {}, scoped_incidents(world.people[5]).db).db == "default"
+
+
+def test_beat_runs_the_roll_up_job_every_five_minutes_on_the_sweeps_queue(month):
+    from types import SimpleNamespace
+
+    from reporting.tasks import refresh_metrics_rollups
+    from servicedesk.celery import _schedule, app
+
+    sender = SimpleNamespace(conf=SimpleNamespace(beat_schedule=None))
+    _schedule(sender)
+    entry = sender.conf.beat_schedule["refresh-metrics-rollups"]
+    assert (entry["task"], entry["schedule"]) == ("reporting.tasks.refresh_metrics_rollups", 300.0)
+    assert app.conf.task_routes["reporting.tasks.refresh_metrics_rollups"] == {"queue": "sweeps"}
+    assert refresh_metrics_rollups() == rollups.FILL_PER_RUN  # the newest days first, a month a run
+    assert MetricsDayBuilt.objects.count() == rollups.FILL_PER_RUN
