@@ -64,7 +64,34 @@ def nearest_rank(values, fraction):
     return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
 
 
-def measure(repeat, plans):
+def check(metrics, people, year):
+    """Every case once more with the roll-ups ignored: the figures must be the same."""
+    real, differ = metrics.rolled_up_days, 0
+    for person in people:
+        for group_by in (None, *metrics.GROUPS):
+            rolled = metrics.metrics(actor=person, period=year, group_by=group_by)
+            metrics.rolled_up_days = lambda period, using: set()
+            try:
+                plain = metrics.metrics(actor=person, period=year, group_by=group_by)
+            finally:
+                metrics.rolled_up_days = real
+            differ += rolled != plain
+            print(f"check {person.username:<10} {group_by or '-':<10} {'same' if rolled == plain else 'DIFFERENT'}")
+    print(f"roll-ups and incidents agree in {2 * (1 + len(metrics.GROUPS)) - differ} of {2 * (1 + len(metrics.GROUPS))} cases")
+
+
+def _load_baseline(path):
+    """Another version of reporting/metrics.py (e.g. `git show main:reporting/metrics.py`),
+    loaded beside this one to be timed in turn with it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("baseline_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(repeat, plans, checking=False, baseline_path=None):
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicedesk.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -86,11 +113,17 @@ def measure(repeat, plans):
     owner, manager = Person.objects.get(username="owner5"), Person.objects.get(username="manager4")
     built = MetricsDay.objects.filter(day__gte=year.start_date, day__lte=year.end_date).count()
     print(f"incidents: {Incident.objects.count()}; period {year.start_date} .. {year.end_date}; roll-up rows {built}")
-    print(f"{'who':<10} {'group_by':<10} {'median ms':>10} {'p95 ms':>8} {'min ms':>8} {'queries':>8} {'groups':>7}")
+    baseline = _load_baseline(baseline_path) if baseline_path else None
+    head = f"{'who':<10} {'group_by':<10} {'median ms':>10} {'p95 ms':>8} {'min ms':>8} {'queries':>8} {'groups':>7}"
+    print(head + (f" {'base median':>12} {'base p95':>9}" if baseline else ""))
     for person in (owner, manager):
         for group_by in (None, *metrics.GROUPS):
-            timings = []
+            timings, base = [], []
             for _ in range(repeat):
+                if baseline:  # in turn with this code's, so both meet the same load
+                    started = time.perf_counter()
+                    baseline.metrics(actor=person, period=baseline.Period(year.start_date, year.end_date), group_by=group_by)
+                    base.append((time.perf_counter() - started) * 1000)
                 connection.queries_log.clear()
                 connection.force_debug_cursor = True
                 started = time.perf_counter()
@@ -101,7 +134,11 @@ def measure(repeat, plans):
             print(
                 f"{person.username:<10} {group_by or '-':<10} {statistics.median(timings):>10.1f} "
                 f"{nearest_rank(timings, 0.95):>8.1f} {min(timings):>8.1f} {queries:>8} {len(result['groups']):>7}"
+                + (f" {statistics.median(base):>12.1f} {nearest_rank(base, 0.95):>9.1f}" if baseline else ""),
+                flush=True,
             )
+    if checking:
+        check(metrics, (owner, manager), year)
     if plans:
         from reporting.models import MetricsDay
 
@@ -150,6 +187,11 @@ def main():
         help="an existing database on DATABASE_URL's server to measure (only migrated, never topped up)",
     )  # fmt: skip
     parser.add_argument("--plans", action="store_true", help="print EXPLAIN ANALYZE of the main queries")
+    parser.add_argument("--check", action="store_true", help="compare every case with the roll-ups ignored")
+    parser.add_argument(
+        "--baseline", metavar="FILE",
+        help="another reporting/metrics.py (git show main:reporting/metrics.py > FILE) timed in turn with this one",
+    )  # fmt: skip
     parser.add_argument(
         "--rollups", choices=("keep", "build", "drop"), default="keep",
         help="build: rebuild the year's roll-ups first (timed); drop: delete them (the incidents answer alone)",
@@ -157,11 +199,13 @@ def main():
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline:
+        args.baseline = os.path.abspath(args.baseline)
     if args.build_only:
         build_rollups()
         return
     if args.measure_only:
-        measure(args.repeat, args.plans)
+        measure(args.repeat, args.plans, args.check, args.baseline)
         return
     url, name = database_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/firebreak"), args.database)
     if not args.database:
@@ -174,7 +218,8 @@ def main():
     elif args.rollups == "drop":
         drop = "from reporting.models import MetricsDay, MetricsDayBuilt; MetricsDay.objects.all().delete(); MetricsDayBuilt.objects.all().delete()"
         subprocess.run([PYTHON, "manage.py", "shell", "-c", drop], cwd=ROOT, env=env, check=True)
-    command = [PYTHON, __file__, "--measure-only", "--repeat", str(args.repeat), *(["--plans"] if args.plans else [])]
+    command = [PYTHON, __file__, "--measure-only", "--repeat", str(args.repeat), *(["--plans"] if args.plans else []),
+               *(["--check"] if args.check else []), *(["--baseline", args.baseline] if args.baseline else [])]  # fmt: skip
     subprocess.run(command, cwd=ROOT, env=env, check=True)
 
 
