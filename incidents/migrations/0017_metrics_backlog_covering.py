@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0015_maintenance_windows'),
+        ('incidents', '0016_inbound_messages'),
         ('procedures', '0004_service_is_public'),
         ('skills', '0002_person_changes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
