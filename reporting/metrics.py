@@ -155,6 +155,13 @@ def _percentile_names():
     return [f"{name}_{clock}_{label}" for name, clock in PERCENTILE_COLUMNS.values() for label, _ in PERCENTILES]
 
 
+_PERCENTILES_SQL = """SELECT {n}, 1, NULL,
+  percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY s.{column}) FROM ({cohort}) s"""
+_PERCENTILES_GROUPED_SQL = """SELECT {n}, GROUPING(s.metric_key), s.metric_key,
+  percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY s.{column}) FROM ({cohort}) s
+  GROUP BY GROUPING SETS ((), (s.metric_key))"""
+
+
 def _percentiles(registered, column, grouped, postgres):
     """{group key or TOTAL: {figure: value}}: the medians and 90th percentiles, exact, from
     the incidents (they cannot be summed from roll-ups). On PostgreSQL one statement: per
@@ -170,16 +177,9 @@ def _percentiles(registered, column, grouped, postgres):
     except EmptyResultSet:  # someone who may see nothing
         return {}
     fractions = ", ".join(repr(float(fraction)) for _, fraction in PERCENTILES)
-    branches = []
-    for n, c in enumerate(columns):
-        percentile = f"percentile_cont(ARRAY[{fractions}]::float8[]) WITHIN GROUP (ORDER BY s.{c})"
-        if grouped:
-            branches.append(
-                f"SELECT {n}, GROUPING(s.metric_key), s.metric_key, {percentile} FROM ({sql}) s "  # noqa: S608 (constants and Django's SQL)
-                "GROUP BY GROUPING SETS ((), (s.metric_key))"
-            )
-        else:
-            branches.append(f"SELECT {n}, 1, NULL, {percentile} FROM ({sql}) s")  # noqa: S608 (constants and Django's SQL)
+    template = _PERCENTILES_GROUPED_SQL if grouped else _PERCENTILES_SQL
+    # Only constants (the column's number and name, the fractions) and Django's compiled SQL.
+    branches = [template.format(n=n, column=c, fractions=fractions, cohort=sql) for n, c in enumerate(columns)]
     out = {}
     with connections[registered.db].cursor() as cursor:
         cursor.execute(" UNION ALL ".join(branches), list(params) * len(columns))
