@@ -126,6 +126,27 @@ DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
 DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 15, minimum=0, maximum=86400)
 # What a 503 for a database outage asks the client to wait before trying again (seconds).
 DB_RETRY_AFTER = 10
+# psycopg 3's options (PostgreSQL only; benchmarks/README.md, "Database options", says what
+# each bought): Django's connection pool per process instead of one persistent connection,
+# and server-side parameter binding, with which psycopg can prepare a statement on the
+# server after DB_PREPARE_THRESHOLD executions on a connection (client-side binding, the
+# default, never prepares).
+DB_POOL = env_bool("DB_POOL", False)
+DB_POOL_MAX = env_int("DB_POOL_MAX", 4, minimum=1, maximum=100)
+DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", False)
+_prepare_threshold = env_str("DB_PREPARE_THRESHOLD", "")
+DB_PREPARE_THRESHOLD = None  # psycopg's None: never prepare (Django's default too)
+if _prepare_threshold.lower() not in {"", "off", "none"}:
+    DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", None, minimum=0, maximum=1000)
+    if not DB_SERVER_SIDE_BINDING:
+        raise ImproperlyConfigured(
+            "DB_PREPARE_THRESHOLD needs DB_SERVER_SIDE_BINDING=true: with client-side binding "
+            "psycopg never prepares a statement."
+        )
+if DB_POOL and os.environ.get("DB_CONN_MAX_AGE", "").strip() not in {"", "0"}:
+    raise ImproperlyConfigured(
+        "DB_CONN_MAX_AGE must be 0 (or unset) with DB_POOL=true: the pool keeps the connections."
+    )
 
 
 def _bounded(database):
@@ -137,6 +158,15 @@ def _bounded(database):
     database["CONN_HEALTH_CHECKS"] = True
     options = database.setdefault("OPTIONS", {})
     options["connect_timeout"] = DB_CONNECT_TIMEOUT
+    if DB_POOL:
+        # Each process (gunicorn worker, Celery worker) has its own pool; a sync worker
+        # uses one connection at a time, so one is kept open and up to DB_POOL_MAX made.
+        # The pool replaces persistent connections (Django refuses both at once).
+        database["CONN_MAX_AGE"] = 0
+        options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": DB_CONNECT_TIMEOUT}
+    if DB_SERVER_SIDE_BINDING:
+        options["server_side_binding"] = True
+        options["prepare_threshold"] = DB_PREPARE_THRESHOLD
     if DB_STATEMENT_TIMEOUT:
         options["options"] = f"{options.get('options', '')} -c statement_timeout={DB_STATEMENT_TIMEOUT * 1000}".strip()
         database["REPLY_TIMEOUT"] = DB_STATEMENT_TIMEOUT + DB_CONNECT_TIMEOUT
@@ -151,6 +181,10 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Firebreak understands: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if DB_POOL or DB_SERVER_SIDE_BINDING:
+        raise ImproperlyConfigured(
+            "DB_POOL and DB_SERVER_SIDE_BINDING are PostgreSQL options; DATABASE_URL names SQLite."
+        )
     if EMBEDDED:
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     _db["CONN_MAX_AGE"] = 0
