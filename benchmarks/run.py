@@ -26,6 +26,7 @@ import re
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -197,21 +198,25 @@ def free_port():
 
 
 class Gunicorn:
-    def __init__(self, env, workers, log_path):
+    """Firebreak under gunicorn; `command`, `cwd` and `ready_path` start another WSGI app
+    the same way (the peer of --peer)."""
+
+    def __init__(self, env, workers, log_path, command=None, cwd=ROOT, ready_path="/readyz"):
         self.env, self.workers, self.log_path = env, workers, log_path
         self.port = free_port()
         self.process = None
+        self.command, self.cwd, self.ready_path = command, cwd, ready_path
 
     def start(self):
         self.log_file = open(self.log_path, "w")  # closed in stop()
-        command = [
+        command = self.command(self.workers, self.port) if self.command else [
             GUNICORN, "servicedesk.wsgi", "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
             "--log-level", "warning", "--timeout", "60",
         ]  # fmt: skip
         # A session of its own: Ctrl-C reaches this script, which stops gunicorn in order.
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
@@ -226,7 +231,7 @@ class Gunicorn:
                 )
             try:
                 conn = HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/readyz")
+                conn.request("GET", self.ready_path)
                 response = conn.getresponse()
                 body = response.read()
                 conn.close()
@@ -630,6 +635,12 @@ def main():
     parser.add_argument(
         "--prepare-only", action="store_true", help="build (or check) the data set, then stop"
     )
+    parser.add_argument(
+        "--peer", choices=["helpdesk"], help="side by side with a peer (benchmarks/peer.py)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --peer: interleaved runs of each scenario"
+    )
     args = parser.parse_args()
     global BENCH_DB
     BENCH_DB = database_name(args.incidents)
@@ -688,6 +699,9 @@ def main():
         username: manage(env, "issue_token", username, "--name", token_name, capture=True).strip()
         for username in ("agent1", "engineer3")
     }
+
+    if args.peer:
+        return compare(args, env, bench_url, tokens, token_name, watermark, stamp, dataset, server_info)
 
     chosen = scenarios(tokens, busiest_incident(bench_url))
     if args.only:
@@ -785,6 +799,129 @@ def main():
     print()
     print(f"Results: {path.relative_to(ROOT)}  ({report['total_seconds']} s in all)")
     return 130 if interrupted else 0
+
+
+# --- side by side (--peer) ---------------------------------------------------------------
+
+
+def comparison_scenarios(tokens):
+    """The scenarios of the comparison, in Firebreak's API (peer.scenarios has the peer's)."""
+    agent = {"Authorization": f"Bearer {tokens['agent1']}"}
+    engineer = {"Authorization": f"Bearer {tokens['engineer3']}"}
+    return {
+        "create": [
+            {"method": "POST", "path": "/api/v1/incidents/", "headers": agent, "body": body}
+            for body in create_bodies()
+        ],
+        "open": [{"method": "GET", "path": f"/api/v1/incidents/?{OPEN}", "headers": agent}],
+        "team open": [
+            {"method": "GET", "path": f"/api/v1/incidents/?team=infrastructure&{OPEN}", "headers": engineer}
+        ],
+    }  # fmt: skip
+
+
+COMPARED = {
+    "create": "create via the API (agent, 60 bodies in turn)",
+    "open": "open tickets, first page via the API (agent: every queue)",
+    "team open": "one team's (queue's) open tickets, first page (its engineer)",
+}
+
+
+def compare(args, env, bench_url, tokens, token_name, watermark, stamp, dataset, server_info):
+    """Firebreak and the peer on the same machine, database server, data size, gunicorn
+    workers and load: each scenario run `--rounds` times, Firebreak and the peer in turn, so
+    what the rest of the machine does weighs on both alike. The reads first (all rounds),
+    then the creates, so the rows the creates add do not change the lists measured."""
+    import peer
+
+    peer_db = peer.database_name()
+    peer_url = urlunsplit(urlsplit(bench_url)._replace(path=f"/{peer_db}"))
+    with connect(urlunsplit(urlsplit(bench_url)._replace(path="/postgres")), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [peer_db]).fetchone():
+            log(f"creating database {peer_db}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(peer_db)))
+    seeded = peer.prepare(peer_url, dataset["incidents"])
+    ours, theirs = comparison_scenarios(tokens), peer.scenarios(seeded)
+    servers = {
+        "firebreak": Gunicorn(env, args.workers, RESULTS / f"{stamp}-gunicorn.log"),
+        "helpdesk": Gunicorn(
+            peer.environment(peer_url), args.workers, RESULTS / f"{stamp}-helpdesk-gunicorn.log",
+            command=peer.server_command, cwd=peer.PROJECT, ready_path="/healthz",
+        ),
+    }  # fmt: skip
+    runs = []
+    try:
+        for server in servers.values():
+            server.start()
+        for name in ("open", "team open", "create"):
+            for round_ in range(1, args.rounds + 1):
+                for side, requests in (("firebreak", ours[name]), ("helpdesk", theirs[name])):
+                    load = os.getloadavg()[0]
+                    r = run_scenario(
+                        env, {"name": f"{side} {name}", "what": COMPARED[name], "requests": requests},
+                        servers[side].port, args,
+                    )  # fmt: skip
+                    r.update(side=side, scenario=name, round=round_, load_before=round(load, 2),
+                             load_after=round(os.getloadavg()[0], 2))  # fmt: skip
+                    runs.append(r)
+                    log(
+                        f"  {side} {name} #{round_}: {r['throughput_rps']} req/s, p95 {r['p95_ms']:.1f} ms, "
+                        f"{r['errors']} errors, load {r['load_before']}"
+                    )
+    except KeyboardInterrupt:
+        log("interrupted: stopping")
+    finally:
+        for server in servers.values():
+            server.stop()
+        try:
+            cleanup(bench_url, watermark, token_name, keep=args.keep_created)
+            peer.cleanup(connect, peer_url, seeded["watermark"])
+        except psycopg.Error as exc:
+            log(f"cleanup failed: {exc}")
+    for r in runs:
+        r.pop("latencies_ms", None)  # the figures, not every sample (the JSON stays small)
+    report = {
+        "timestamp": stamp, "git_commit": git_commit(), "peer": f"django-helpdesk {peer.HELPDESK_VERSION}",
+        "config": {"clients": args.clients, "gunicorn_workers": args.workers, "warmup_s": args.warmup,
+                   "duration_s": args.duration, "rounds": args.rounds, "cpus": os.cpu_count(),
+                   "postgres": server_info},
+        "firebreak_dataset": dataset, "peer_dataset": {k: v for k, v in seeded.items() if k != "tokens"},
+        "runs": runs,
+    }  # fmt: skip
+    path = RESULTS / f"peer-{stamp}.json"
+    path.write_text(json.dumps(report, indent=1, default=str))
+    print()
+    print(comparison_table(runs, args, dataset, seeded))
+    print(f"\nResults: {path.relative_to(ROOT)}")
+    return 0
+
+
+def comparison_table(runs, args, dataset, seeded):
+    lines = [
+        f"Side by side: Firebreak and django-helpdesk, {dataset['incidents']} vs {seeded['tickets']} tickets "
+        f"({dataset['open']} vs {seeded['open']} open), {args.clients} closed-loop clients, gunicorn "
+        f"{args.workers} workers, {args.duration:g} s per run, runs interleaved",
+        f"{'scenario':<10} {'#':>2} {'Firebreak req/s':>15} {'p95 ms':>7} {'load':>5}   "
+        f"{'helpdesk req/s':>14} {'p95 ms':>7} {'load':>5}   {'ratio req/s':>11}",
+    ]
+    medians = {}
+    for name in COMPARED:
+        for round_ in range(1, args.rounds + 1):
+            pair = {r["side"]: r for r in runs if r["scenario"] == name and r["round"] == round_}
+            if len(pair) < 2:
+                continue
+            ours, theirs = pair["firebreak"], pair["helpdesk"]
+            ratio = ours["throughput_rps"] / theirs["throughput_rps"] if theirs["throughput_rps"] else math.inf
+            medians.setdefault(name, []).append(ratio)
+            lines.append(
+                f"{name:<10} {round_:>2} {ours['throughput_rps']:>15.1f} {ours['p95_ms']:>7.1f} {ours['load_before']:>5.1f}   "
+                f"{theirs['throughput_rps']:>14.1f} {theirs['p95_ms']:>7.1f} {theirs['load_before']:>5.1f}   {ratio:>10.2f}x"
+                + (f"  ERRORS {ours['errors']}/{theirs['errors']}" if ours["errors"] or theirs["errors"] else "")
+            )
+    lines.append("Ratio (Firebreak's req/s over the peer's, median of the rounds):")
+    for name, ratios in medians.items():
+        lines.append(f"  {name:<10} {statistics.median(ratios):.2f}x  ({COMPARED[name]})")
+    return "\n".join(lines)
 
 
 def cleanup(bench_url, watermark, token_name, keep):
