@@ -14,7 +14,7 @@ TEST_BROKER_URL ?= $(or $(CELERY_BROKER_URL),redis://127.0.0.1:6379/1)
 # The application's code for bandit (tests and benchmarks are not shipped).
 BANDIT_PATHS := servicedesk skills procedures incidents reporting manage.py
 
-.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status clean
+.PHONY: help install system-deps run test lint bench bench-data bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status bench-peer bench-soak clean
 
 help:
 	@echo "make run      set everything up and start web, worker and beat (embedded defaults)"
@@ -92,7 +92,7 @@ test: install system-deps
 BENCH_INCIDENTS ?= 1000000
 BENCH_ENV = export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0 \
 	  ALLOWED_HOSTS=127.0.0.1 API_THROTTLE_RATE=off EMAIL_HOST=
-bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status
+bench: bench-api bench-inprocess bench-engine bench-metrics bench-ui bench-inbound bench-mail bench-status bench-peer bench-soak
 
 bench-data: install
 	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_INCIDENTS) --prepare-only
@@ -126,6 +126,17 @@ bench-mail: install
 bench-status: install
 	@export DATABASE_URL="$(TEST_DATABASE_URL)" SECRET_KEY=$${SECRET_KEY:-bench-secret-key} DEBUG=false DB_STATEMENT_TIMEOUT=0; \
 	$(PY) benchmarks/status.py
+
+# Side by side with django-helpdesk (benchmarks/peer.py installs it in var/bench-peer/ with
+# pip): the same scenarios, data size, workers and load, interleaved. 100,000 tickets each
+# unless BENCH_PEER_INCIDENTS says otherwise.
+BENCH_PEER_INCIDENTS ?= 100000
+bench-peer: install
+	@$(BENCH_ENV); $(PY) benchmarks/run.py --incidents $(BENCH_PEER_INCIDENTS) --peer helpdesk
+
+# Ten minutes of mixed API traffic on the bench data set; each web worker's RSS over time.
+bench-soak: bench-data
+	@$(BENCH_ENV); $(PY) benchmarks/soak.py --incidents $(BENCH_INCIDENTS) $(BENCH_SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
