@@ -4,7 +4,8 @@
 
     sampler = rss.watch(roots, interval=10)   # the processes and their children
     ...
-    report = sampler.stop()   # {pid: {"name", "start_mb", "max_mb", "end_mb", "slope_mb_per_min", "samples"}}
+    report = sampler.stop()   # {pid: {"name", "start_mb", "max_mb", "end_mb", "slope_mb_per_min",
+    #                                    "slope_second_half_mb_per_min", "samples"}}
 
 A process that appears under a root later (a worker gunicorn or Celery replaced) is
 picked up at the next sample; one that exits keeps its samples.
@@ -107,6 +108,8 @@ class Sampler:
                 "max_mb": max(mb for _, mb in samples),
                 "end_mb": samples[-1][1],
                 "slope_mb_per_min": round(slope(samples), 3),
+                # Caches fill early on; a leak keeps growing in the second half too.
+                "slope_second_half_mb_per_min": round(slope(samples[len(samples) // 2 :]), 3),
                 "samples": samples,
             }
             for pid, samples in self.samples.items()

@@ -8,7 +8,8 @@ On the API benchmark's data set (built by `make bench-data`, or BENCH_DATABASE),
 searches, an incident's detail and timeline, and creates: one create in every eight
 requests), while benchmarks/rss.py samples each worker's RSS every `--interval` seconds
 (10). Prints, per worker: RSS at the start (after a warm-up), the largest, at the end, and
-the slope (least squares, MB per minute). Then the incidents the soak created are deleted
+the slope (least squares, MB per minute) over the whole soak and over its second half (caches
+fill early; a leak keeps growing). Then the incidents the soak created are deleted
 and its tokens revoked, as run.py does. Results: benchmarks/results/soak-<timestamp>.json.
 """
 
@@ -139,11 +140,11 @@ def main():
             f"  {load_result['requests']} requests, {load_result['req_per_s']} req/s, p50 {load_result['p50_ms']:.1f} ms, "
             f"p95 {load_result['p95_ms']:.1f} ms, {load_result['errors']} errors"
         )
-    print(f"  {'worker pid':>10} {'start MB':>9} {'max MB':>8} {'end MB':>8} {'slope MB/min':>13} {'samples':>8}")
+    print(f"  {'worker pid':>10} {'start MB':>9} {'max MB':>8} {'end MB':>8} {'slope MB/min':>13} {'2nd half':>9} {'samples':>8}")
     for pid, entry in sorted(report.items()):
         print(
             f"  {pid:>10} {entry['start_mb']:>9.1f} {entry['max_mb']:>8.1f} {entry['end_mb']:>8.1f} "
-            f"{entry['slope_mb_per_min']:>13.3f} {len(entry['samples']):>8}"
+            f"{entry['slope_mb_per_min']:>13.3f} {entry['slope_second_half_mb_per_min']:>9.3f} {len(entry['samples']):>8}"
         )
     print(f"Results: {path.relative_to(run.ROOT)}")
     return 0
