@@ -28,10 +28,27 @@ class BoundedConnection(psycopg.Connection):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @property
+    def pool(self):
+        """Django's pool (DB_POOL), making BoundedConnections from the start: the pool's
+        own check of an idle connection waits no longer than a request's statement does."""
+        options = self.settings_dict["OPTIONS"].get("pool")
+        if options and self.alias not in self._connection_pools:
+            options = {} if options is True else options
+            if "connection_class" not in options:
+                bounded = type(
+                    "BoundedConnection",
+                    (BoundedConnection,),
+                    {"reply_timeout": self.settings_dict.get("REPLY_TIMEOUT")},
+                )
+                self.settings_dict["OPTIONS"]["pool"] = {**options, "connection_class": bounded}
+        return super().pool
+
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         # psycopg makes the connection (connect_timeout bounds that); from here on it waits
         # as a BoundedConnection, which only adds the bound to psycopg's own wait.
-        connection.__class__ = BoundedConnection
+        if not isinstance(connection, BoundedConnection):
+            connection.__class__ = BoundedConnection
         connection.reply_timeout = self.settings_dict.get("REPLY_TIMEOUT")
         return connection

@@ -93,14 +93,14 @@ def pooled():
     (servicedesk.db) exactly as DB_POOL=true makes it, optionally through a proxy."""
     made = []
 
-    def make(host=None, port=None, reply_timeout=2):
+    def make(host=None, port=None, reply_timeout=2, min_size=1):
         settings_dict = copy.deepcopy(connection.settings_dict)
         settings_dict["CONN_MAX_AGE"] = 0
         settings_dict["REPLY_TIMEOUT"] = reply_timeout
         settings_dict["OPTIONS"] = {
             **settings_dict["OPTIONS"],
             "connect_timeout": 2,
-            "pool": {"min_size": 1, "max_size": 2, "timeout": 2},
+            "pool": {"min_size": min_size, "max_size": 2, "timeout": 2},
         }
         if host:
             settings_dict["HOST"], settings_dict["PORT"] = host, port
@@ -121,15 +121,20 @@ def test_pooled_connections_are_bounded_and_reused(pooled):
     wrapper = pooled()
     with wrapper.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        first = cursor.fetchone()[0]
+        assert cursor.fetchone()[0] > 0
+    # Every connection the pool makes is bounded, also the idle ones it checks.
+    assert issubclass(wrapper.pool.connection_class, BoundedConnection)
+    assert wrapper.pool.connection_class.reply_timeout == 2
     assert isinstance(wrapper.connection, BoundedConnection)
     assert wrapper.connection.reply_timeout == 2
     wrapper.close()  # back to the pool, not closed
     assert wrapper.connection is None
     with wrapper.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        assert cursor.fetchone()[0] == first
+        assert cursor.fetchone()[0] > 0
     assert isinstance(wrapper.connection, BoundedConnection)
+    stats = wrapper.pool.get_stats()
+    assert stats["connections_num"] - stats.get("connections_lost", 0) <= 2, stats  # reused, not one per request
 
 
 @pytest.mark.django_db
@@ -137,7 +142,9 @@ def test_a_silent_database_costs_a_pooled_connection_seconds_not_a_hang(pooled):
     upstream = (connection.settings_dict["HOST"] or "127.0.0.1", int(connection.settings_dict["PORT"] or 5432))
     proxy = Proxy(upstream)
     try:
-        wrapper = pooled(host="127.0.0.1", port=proxy.port, reply_timeout=2)
+        wrapper = pooled(host="127.0.0.1", port=proxy.port, reply_timeout=2, min_size=2)
+        wrapper.pool.open()
+        wrapper.pool.wait(10)  # both connections made: one will never have been checked out
         with wrapper.cursor() as cursor:
             cursor.execute("SELECT 1")
         # Checked out when the database goes silent: the next statement gives up.
@@ -147,8 +154,9 @@ def test_a_silent_database_costs_a_pooled_connection_seconds_not_a_hang(pooled):
             cursor.execute("SELECT 1")
         assert time.monotonic() - started < 5
         wrapper.close()
-        # Taken from the pool while silent: the pool's check and any new connection are
-        # bounded too, and the error is Django's OperationalError (a 503 upstream).
+        # Taken from the pool while silent (its check of an idle connection that was never
+        # checked out, or a new connection): bounded too, and the error is Django's
+        # OperationalError (a 503 upstream).
         started = time.monotonic()
         with pytest.raises(OperationalError), wrapper.cursor() as cursor:
             cursor.execute("SELECT 1")
