@@ -47,6 +47,13 @@ def test_triage_with_sort_and_filters(world, page, sign_in, axe_violations):
     assert _row_refs(page) == [overdue.reference, soon.reference, later.reference]
     # Countdowns tick in the browser, with the absolute time and zone on hover.
     countdown = page.locator(f"tr:has(a:text('{overdue.reference}')) td[data-label='Resolution due'] time")
+    # They tick on htmx's settle, a moment after the rows are swapped in.
+    page.wait_for_function(
+        """(ref) => [...document.querySelectorAll('#queue-results tbody tr')].some((tr) =>
+            tr.textContent.includes(ref)
+            && /^overdue 1 h/.test(tr.querySelector("td[data-label='Resolution due'] time")?.textContent || ""))""",
+        arg=overdue.reference,
+    )
     assert countdown.inner_text().startswith("overdue 1 h")
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d \w+", countdown.get_attribute("title"))
 
