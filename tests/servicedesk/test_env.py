@@ -139,6 +139,13 @@ def test_code_only_commands_run_without_a_secret_key_and_create_nothing(tmp_path
     )  # fmt: skip
     assert result.returncode == 0 and "No changes detected" in result.stdout, result.stderr
     assert not (tmp_path / "var").exists() and list(cwd.iterdir()) == [cwd / "manage.py"]
+    bare = {k: v for k, v in env.items() if k != "DATABASE_URL"}  # nothing set at all
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=cwd, env=bare,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and "No changes detected" in result.stdout, result.stderr
+    assert not (tmp_path / "var").exists() and list(cwd.iterdir()) == [cwd / "manage.py"]
     served = subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", "from django.conf import settings; settings.SECRET_KEY"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
