@@ -402,8 +402,9 @@ REOPEN_WINDOW_DAYS = env_int("REOPEN_WINDOW_DAYS", 7, minimum=0, maximum=365)
 # How long a worker holds a claimed outbox message before another may try it.
 OUTBOX_CLAIM_SECONDS = env_int("OUTBOX_CLAIM_SECONDS", 120, minimum=5, maximum=3600)
 # How many messages a worker hands to SMTP between two marks (one UPDATE each time): the
-# most a worker killed mid-batch can leave to be sent again (same Message-ID).
-OUTBOX_MARK_EVERY = env_int("OUTBOX_MARK_EVERY", 25, minimum=1, maximum=1000)
+# most a worker killed mid-batch can leave to be sent again (same Message-ID). 1: each
+# message is marked as soon as the server took it, so only the one in flight can go twice.
+OUTBOX_MARK_EVERY = env_int("OUTBOX_MARK_EVERY", 1, minimum=1, maximum=1000)
 # How long a web process trusts an API token it found live (0: look it up on every request):
 # the bound on how long a revoked token keeps working in other processes.
 API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maximum=300)

@@ -92,6 +92,40 @@ def test_a_batch_goes_over_one_connection_and_is_marked_every_n(world, settings)
     assert len(mail.outbox) == 50 and len({m.extra_headers["Message-ID"] for m in mail.outbox}) == 50
 
 
+def test_by_default_each_message_is_marked_before_the_next_is_handed_over(world, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from incidents.delivery import claim, deliver_batch
+
+    _fifty_queued(world)
+    now = timezone.now()
+    batch = claim(100, now)
+    backend = mail.mailers.default.__class__
+    real_send = backend.send_messages
+    seen = []
+
+    def send(self, messages):
+        # What a worker killed right now would leave to be sent again: nothing handed over.
+        seen.append(OutboundMessage.objects.filter(state="sent").count() == len(mail.outbox))
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0] == "off")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(backend, "send_messages", send)
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver_batch(batch, now) == 50
+    assert seen and all(seen)
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 50  # one statement a message: no BEGIN/SET LOCAL/COMMIT around it
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # restored for whatever the worker does next
+    assert OutboundMessage.objects.filter(state="sent", attempts=3).count() == 50
+
+
 def test_a_worker_dying_mid_batch_leaves_only_what_it_had_not_marked(world, settings, monkeypatch):
     from django.utils import timezone
 
