@@ -134,7 +134,7 @@ def measure(runs):
     for person in (manager, owner):
         session = SessionStore()
         session["_auth_user_id"] = str(person.pk)
-        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_backend"] = "skills.backends.PersonBackend"
         session["_auth_user_hash"] = person.get_session_auth_hash()
         session.create()
         sessions.append(session.session_key)

@@ -5,7 +5,7 @@ from django.utils.html import format_html, format_html_join
 
 from incidents import errors
 from incidents.models import OPEN_STATUSES, Channel, Incident, Level, Status
-from procedures import limits
+from procedures import config_cache, limits
 from procedures.models import Category, Service
 from skills.models import Person, Role, Team
 
@@ -44,6 +44,50 @@ def _staff():
     return Person.objects.filter(role=Role.STAFF, is_active=True).order_by("username")
 
 
+class ConfigChoiceIterator(forms.models.ModelChoiceIterator):
+    """The options of a configuration table (teams, categories, services) by name, from
+    the per-process configuration cache (procedures.config_cache): drawing them costs no
+    query (through the queryset, each select was a server-side cursor: three round trips)."""
+
+    def _rows(self):
+        rows = config_cache.snapshot().by_id[self.queryset.model].values()
+        return sorted(rows, key=lambda row: (row.name.casefold(), row.pk))
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for row in self._rows():
+            yield self.choice(row)
+
+    def __len__(self):
+        return len(self._rows()) + (self.field.empty_label is not None)
+
+
+class ConfigChoiceField(forms.ModelChoiceField):
+    """A choice of every row of a configuration table, by slug, drawn from the cache. A
+    value chosen is still checked against the table itself."""
+
+    iterator = ConfigChoiceIterator
+
+    def __init__(self, model, **kwargs):
+        super().__init__(queryset=model.objects.all(), to_field_name="slug", **kwargs)
+
+
+class OneQueryChoiceIterator(forms.models.ModelChoiceIterator):
+    """Options read with one plain query rather than a server-side cursor (Django's
+    default for a choice field's queryset: DECLARE, FETCH and CLOSE, three round trips)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset.all():
+            yield self.choice(obj)
+
+
+class StaffChoiceField(forms.ModelChoiceField):
+    iterator = OneQueryChoiceIterator
+
+
 def _reason(label="Reason"):
     return forms.CharField(label=label, max_length=limits.REASON_MAX, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -78,10 +122,7 @@ class QueueFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[(OPEN, "Open"), (ALL, "Any status"), *Status.choices], required=False, widget=QuickSelect
     )
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any team",
-        widget=QuickSelect,
-    )
+    team = ConfigChoiceField(Team, required=False, empty_label="Any team", widget=QuickSelect)
     priority = forms.TypedChoiceField(
         choices=[("", "Any priority"), *PRIORITY_CHOICES], coerce=int, empty_value=None, required=False,
         widget=QuickSelect,
@@ -90,14 +131,8 @@ class QueueFilterForm(forms.Form):
         label="Assignee", max_length=150, required=False,
         help_text="none (unassigned), me, or a username",
     )  # fmt: skip
-    category = forms.ModelChoiceField(
-        queryset=Category.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any category",
-        widget=QuickSelect,
-    )
-    service = forms.ModelChoiceField(
-        queryset=Service.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Any service",
-        widget=QuickSelect,
-    )
+    category = ConfigChoiceField(Category, required=False, empty_label="Any category", widget=QuickSelect)
+    service = ConfigChoiceField(Service, required=False, empty_label="Any service", widget=QuickSelect)
     breached = _yes_no("Breached")
     warning = _yes_no("At risk")
     major = _yes_no("Major")
@@ -254,11 +289,8 @@ class EmptyForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), to_field_name="slug", required=False, empty_label="Keep the team",
-        widget=QuickSelect,
-    )
-    assignee = forms.ModelChoiceField(
+    team = ConfigChoiceField(Team, required=False, empty_label="Keep the team", widget=QuickSelect)
+    assignee = StaffChoiceField(
         queryset=_staff(),
         to_field_name="username",
         required=False,

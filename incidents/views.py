@@ -107,8 +107,12 @@ def queue(request):
         filterset.qs, field, descending, cursor, PAGE_SIZE, rows_of=incidents_visible_to(person)
     )
     now = timezone.now()
+    # Each row links twice to its page: one reverse() for the page, not fifty (references
+    # are URL-safe: INC- and digits).
+    head, tail = reverse("incidents:detail", args=["-"]).rsplit("-", 1)
     for incident in rows:
         incident.marks = presenters.clock_marks(incident, now)
+        incident.url = f"{head}{incident.reference}{tail}"
     context = {
         "form": form,
         "incidents": rows,

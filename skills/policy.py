@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import reduce
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from skills.models import Person, Role
 
@@ -159,9 +159,21 @@ SECURITY_RESPONDERS = Q(sfia_level__gte=5) | Q(teams__is_security=True)
 def is_security_responder(actor):
     cached = getattr(actor, "_is_security_responder", None)
     if cached is None:
-        cached = level_of(actor) is not None and Person.objects.filter(SECURITY_RESPONDERS, pk=actor.pk).exists()
+        flag = getattr(actor, "security_responder", None)  # read with the person: see below
+        if flag is None:
+            flag = Person.objects.filter(SECURITY_RESPONDERS, pk=actor.pk).exists()
+        cached = level_of(actor) is not None and flag
         actor._is_security_responder = cached
     return cached
+
+
+def with_security_responder(people, person_field="pk"):
+    """`people` (a queryset) with `security_responder` read in the same query: a request's
+    person is loaded that way (skills.backends, skills.selectors.token_authenticate), so
+    that asking `is_security_responder` of them costs no query of its own."""
+    return people.annotate(
+        security_responder=Exists(Person.objects.filter(SECURITY_RESPONDERS, pk=OuterRef(person_field)))
+    )
 
 
 def staff_who_may_see(people, *, is_security):

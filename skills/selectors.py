@@ -5,10 +5,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from skills.models import ApiToken, Person, Role, Team
+from skills.policy import with_security_responder
 
 # Tokens this process found live lately: digest -> (good until, token, the person's column
-# values). A revoked token, or one whose person was deactivated or changed, is believed for
-# at most API_TOKEN_CACHE_SECONDS by other processes (this one forgets it at once).
+# values, whether the person may see security incidents). A revoked token, or one whose
+# person was deactivated, changed or moved in or out of the security incident response
+# team, is believed for at most API_TOKEN_CACHE_SECONDS by other processes (this one
+# forgets it at once).
 _TOKENS = {}
 _TOKENS_MAX = 1000
 _PERSON_FIELDS = [field.attname for field in Person._meta.concrete_fields]
@@ -21,16 +24,19 @@ def token_authenticate(raw, *, now=None):
     digest, now = ApiToken.digest(raw), now or timezone.now()
     cached = _TOKENS.get(digest)
     if cached is not None and cached[0] > now:
-        _, cached_token, values = cached
+        _, cached_token, values, responder = cached
         # A copy per call: requests in other threads may hold the cached one.
         token = copy.copy(cached_token)
         token.person = Person.from_db("default", _PERSON_FIELDS, values)
+        token.person.security_responder = responder
         return token
     token = (
-        ApiToken.objects.select_related("person")
+        with_security_responder(ApiToken.objects.select_related("person"), "person_id")
         .filter(key_hash=digest, revoked_at__isnull=True, person__is_active=True)
         .first()
     )
+    if token is not None:
+        token.person.security_responder = token.security_responder  # read in the same query
     seconds = settings.API_TOKEN_CACHE_SECONDS
     if token is None or not seconds:
         _TOKENS.pop(digest, None)
@@ -38,7 +44,7 @@ def token_authenticate(raw, *, now=None):
     if len(_TOKENS) >= _TOKENS_MAX:
         _TOKENS.clear()
     values = [getattr(token.person, name) for name in _PERSON_FIELDS]
-    _TOKENS[digest] = (now + timedelta(seconds=seconds), token, values)
+    _TOKENS[digest] = (now + timedelta(seconds=seconds), token, values, token.security_responder)
     return token
 
 

@@ -75,3 +75,60 @@ def test_a_plain_request_is_never_304(world, client):
     login(client, world.people[2])
     etag = _poll(client, "/")["ETag"]
     assert client.get("/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+def test_an_unchanged_incident_poll_is_three_queries(world, client):
+    incident = world.incident()
+    url = f"/incidents/{incident.reference}/"
+    login(client, world.people[2])
+    etag = _poll(client, url)["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        assert _poll(client, url, etag).status_code == 304
+    assert len(queries) == 3, [q["sql"] for q in queries]  # the session, the person, the incident
+
+
+def test_the_poll_and_the_policy_agree_on_who_sees_which_incident(world):
+    """incident_version reads the columns the visibility rule looks at and asks the rule:
+    for every kind of person and incident it decides exactly as can_see_incident."""
+    from django.http import Http404
+
+    from incidents.selectors import incident_version
+    from skills.policy import can_see_incident
+    from tests.factories import PersonFactory, ReporterFactory, ServiceFactory
+
+    other_owner = ReporterFactory(username="otherowner", role="stakeholder")
+    other_service = ServiceFactory(slug="vpn", owner=other_owner)
+    integration = ReporterFactory(username="monitor", role="integration")
+    incidents = [
+        world.incident(),
+        world.incident(service=other_service),
+        world.incident(service=None),
+        world.incident(category=world.security_category),
+        world.incident(reporter=other_owner),
+        world.incident(actor=integration, reporter=None),
+    ]
+    people = [
+        *world.people.values(),
+        PersonFactory(username="responder", sfia_level=2, teams=[world.security]),
+        world.reporter, world.owner, other_owner, integration,
+        ReporterFactory(username="nobody"), PersonFactory(username="gone", sfia_level=3, is_active=False),
+    ]  # fmt: skip
+    for person in people:
+        for incident in incidents:
+            try:
+                incident_version(person, incident.reference)
+                seen = True
+            except Http404:
+                seen = False
+            assert seen == can_see_incident(person, incident), (person.username, incident.reference)
+
+
+def test_a_person_taken_out_of_the_security_team_stops_seeing_its_incidents_at_once(world, client):
+    from tests.factories import PersonFactory
+
+    secret = world.incident(category=world.security_category)
+    responder = PersonFactory(username="responder", sfia_level=2, teams=[world.security])
+    login(client, responder)
+    assert _poll(client, f"/incidents/{secret.reference}/").status_code == 200
+    responder.teams.remove(world.security)
+    assert _poll(client, f"/incidents/{secret.reference}/").status_code == 404

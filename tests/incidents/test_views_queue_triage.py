@@ -200,3 +200,30 @@ def test_search_by_the_api_keeps_the_wall_too(world, api, monkeypatch):
     assert [row["title"] for row in answer.json()["results"]] == ["Ransomware drill, printer"]
     answer = api(world.people[5]).get("/api/v1/incidents/", {"q": "ransomware"})
     assert len(answer.json()["results"]) == 2
+
+
+def test_the_filter_and_bulk_options_read_no_configuration_table(world, client):
+    """Teams, categories and services in the filters and the bulk bar come from the
+    configuration cache, by name; the staff list is one plain query, not a cursor."""
+    from procedures.models import Category, Service
+    from skills.models import Team
+
+    Team.objects.create(slug="zeta", name="zeta ops")  # lower case: ordered as people read
+    login(client, world.people[3])
+    client.get(QUEUE)  # the cache reads the tables once
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(QUEUE)
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries]
+    for table in ('"procedures_category"', '"procedures_service"'):
+        assert not [sql for sql in statements if table in sql.split(" WHERE ")[0]], table
+    assert not [sql for sql in statements if sql.startswith("DECLARE")]  # no server-side cursors
+    form = response.context["form"]
+    by_name = lambda rows: [(row.slug, row.name) for row in sorted(rows, key=lambda r: r.name.casefold())]  # noqa: E731
+    assert [(str(v), label) for v, label in form.fields["team"].choices][1:] == by_name(Team.objects.all())
+    assert [(str(v), label) for v, label in form.fields["category"].choices][1:] == by_name(Category.objects.all())
+    assert [(str(v), label) for v, label in form.fields["service"].choices][1:] == by_name(Service.objects.all())
+    body = response.content.decode()
+    assert '<option value="zeta">zeta ops</option>' in body
+    # A value chosen is still checked against the table.
+    assert client.get(QUEUE, {"team": "no-such-team"}).context["form"].errors["team"]

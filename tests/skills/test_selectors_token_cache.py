@@ -90,3 +90,25 @@ def test_each_request_gets_its_own_person_and_use_is_recorded_once_a_minute(worl
     with CaptureQueriesContext(connection) as ctx:
         token_touch(token=token_authenticate(raw))
     assert ctx.captured_queries == []  # the cached token knows it was just used
+
+
+@pytest.mark.parametrize("seconds", [0, 10])
+def test_the_security_clearance_comes_with_the_token_and_follows_the_team_within_the_bound(world, client, settings, seconds):
+    """Whether the token's person may see security incidents is read with the token (no
+    query of its own), and a person taken out of the security team loses them within the
+    bound, like a revoked token."""
+    from incidents.services import incident_register
+
+    settings.API_TOKEN_CACHE_SECONDS = seconds
+    responder = world.person(2, team=world.security)
+    secret = incident_register(actor=world.people[1], title="Phishing", category=world.security_category, impact=2, urgency=2)
+    _, raw = token_issue(person=responder)
+    url = f"/api/v1/incidents/{secret.reference}/"
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as traveller:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
+        assert not [q["sql"] for q in ctx.captured_queries if q["sql"].startswith('SELECT 1 AS "a" FROM "skills_person"')]
+        responder.teams.remove(world.security)
+        traveller.move_to(start + timedelta(seconds=seconds + 1))
+        assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 404
