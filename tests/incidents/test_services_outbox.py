@@ -161,3 +161,19 @@ def test_a_spent_budget_with_mail_due_asks_for_another_round(world, monkeypatch)
     assert deliver_due(batch=10, budget_seconds=0) == 0 and kicks == [1]  # nothing sent: asks again
     kicks.clear()
     assert deliver_due(batch=10) == 50 and kicks == []  # all sent within the budget: nothing to ask
+
+
+def test_a_mark_only_lands_on_a_message_still_under_the_same_claim(world):
+    from django.utils import timezone
+
+    from incidents.delivery import _mark_sent, claim
+
+    _fifty_queued(world)
+    now = timezone.now()
+    mine, reclaimed = claim(2, now)
+    OutboundMessage.objects.filter(pk=reclaimed.pk).update(attempts=reclaimed.attempts + 1)  # another worker's claim
+    _mark_sent([mine])
+    _mark_sent([reclaimed])
+    assert OutboundMessage.objects.get(pk=mine.pk).state == "sent"
+    assert OutboundMessage.objects.get(pk=mine.pk).sent_at is not None
+    assert OutboundMessage.objects.get(pk=reclaimed.pk).state == "pending"  # the other worker's to send
