@@ -17,8 +17,10 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from incidents.models import Incident, Status
+from reporting import percentiles as histograms
 from reporting import rollups
-from reporting.models import MetricsDay, MetricsDayBuilt
+from reporting.models import MetricsDay, MetricsDayBuilt, MetricsMonthBuilt
+from reporting.percentiles import TOTAL
 from reporting.rollups import SUM_FIELDS
 from skills.policy import Action, can, incident_visibility, team_ids
 
@@ -148,7 +150,6 @@ MEANS = {  # figure -> (sum, how many)
     "mttr_working_mean": ("resolve_working_sum", "resolve_working_n"),
     "major_duration_mean": ("major_resolve_sum", "major_resolved"),
 }
-TOTAL = object()  # the key of the total among the groups' figures
 
 
 def _percentile_names():
@@ -189,6 +190,36 @@ def _percentiles(registered, column, grouped, postgres):
             for (label, _), value in zip(PERCENTILES, found or [None] * len(PERCENTILES), strict=True):
                 figures[f"{name}_{clock}_{label}"] = value
     return out
+
+
+def _percentiles_from_months(registered, period, months, grouping, group_by, scope):
+    """The same figures from the monthly histograms of `months` (complete months of the
+    period the roll-ups may answer for) and the incidents (`reporting.percentiles`), or
+    None when a bucket read disagrees with its count (then the caller sorts)."""
+    month_days = {day for month in months for day in _days_of_month(month)}
+    rest = {period.start_date + timedelta(days=n) for n in range(period.days)} - month_days
+    found = histograms.exact(
+        registered, registered.filter(rollups.day_ranges(rest)) if rest else None,
+        column=grouping.column, grouped=group_by is not None, dimension=group_by or rollups.TOTAL_DIMENSION,
+        months=months, scope=scope, fractions=[fraction for _, fraction in PERCENTILES], using=registered.db,
+    )  # fmt: skip
+    if found is None:
+        return None
+    return {
+        key: {
+            f"{name}_{clock}_{label}": value
+            for column, (name, clock) in PERCENTILE_COLUMNS.items()
+            for (label, _), value in zip(PERCENTILES, by_column[column], strict=True)
+        }
+        for key, by_column in found.items()
+    }
+
+
+def _days_of_month(month):
+    day = month
+    while day.month == month.month:
+        yield day
+        day += timedelta(days=1)
 
 
 def _percentiles_in_python(queryset, column):
@@ -347,6 +378,25 @@ def rolled_up_days(period, using):
     return set(built) - rollups.changed_days(built, start=period.start, end=period.end, using=using)
 
 
+def rolled_up_months(period, using):
+    """The complete months of `period` the histograms may answer for: built in the current
+    time zone with the current buckets, and no incident registered in them changed since."""
+    months, month = [], period.start_date.replace(day=1)
+    if month < period.start_date:
+        month = rollups.next_month(month)
+    while rollups.next_month(month) - timedelta(days=1) <= period.end_date:
+        months.append(month)
+        month = rollups.next_month(month)
+    if not months:
+        return set()
+    built = dict(
+        MetricsMonthBuilt.objects.using(using)
+        .filter(month__in=months, time_zone=str(timezone.get_current_timezone()), buckets=histograms.SCHEME)
+        .values_list("month", "built_at")
+    )
+    return set(built) - rollups.changed_months(built, using=using)
+
+
 def rollup_rows(dimension, days, scope, using):
     """The roll-ups' summed figures per (day, key) of `dimension` on `days`, within `scope`."""
     return (
@@ -371,10 +421,13 @@ def metrics(*, actor, period, group_by=None):
     (`reporting.rollups`) and from the incidents for the others, the percentiles and the
     backlog from the incidents."""
     scoped = scoped_incidents(actor)
+    connection = connections[scoped.db]
+    outermost = not connection.in_atomic_block
     with transaction.atomic(using=scoped.db):
-        connection = connections[scoped.db]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                if outermost:  # every read sees one snapshot: the histograms' counts and the values agree
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [WORK_MEM])
         return _metrics(scoped, period, group_by, rollup_scope(actor))
 
@@ -407,7 +460,13 @@ def _metrics(scoped, period, group_by, scope):
             labels[key] = grouping.key(row)
             take(key, row["day"], row)
 
-    percentiles = _percentiles(registered, grouping.column, group_by is not None, postgres)
+    percentiles = None
+    if postgres and scope is not None:
+        months = rolled_up_months(period, using)
+        if months:
+            percentiles = _percentiles_from_months(registered, period, months, grouping, group_by, scope)
+    if percentiles is None:
+        percentiles = _percentiles(registered, grouping.column, group_by is not None, postgres)
     backlog = _backlog(scoped, period, grouping)
     for key, (_, label) in backlog.items():
         labels[key] = label

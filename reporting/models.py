@@ -122,3 +122,45 @@ class MetricsDayBuilt(models.Model):
 
     def __str__(self):
         return f"{self.day} built {self.built_at:%Y-%m-%d %H:%M} ({self.time_zone})"
+
+
+class MetricsMonth(models.Model):
+    """How many of one month's registered incidents (cancelled ones left out) had each
+    duration in one bucket (`reporting.percentiles.BOUNDS`: log-spaced, fixed in code),
+    for one value of one grouping, split by team and security flag as `MetricsDay` is.
+    The metrics add complete months up to find which bucket holds each percentile's
+    values, then read only that bucket's values from the incidents (exact figures).
+    Rebuilt, never edited, by `reporting.rollups`, once the month is over."""
+
+    month = models.DateField()  # its first day, in the build's TIME_ZONE
+    dimension = models.CharField(max_length=10)  # a key of reporting.metrics.GROUPS
+    key = models.CharField(max_length=40, blank=True)  # the group's id or value ("": none)
+    team_id = models.IntegerField(null=True)
+    is_security = models.BooleanField()
+    bucket = models.SmallIntegerField()  # width_bucket(value, BOUNDS): 1 holds 0
+    # How many values of each duration column fell in the bucket.
+    ack = models.IntegerField()
+    ack_working = models.IntegerField()
+    resolve = models.IntegerField()
+    resolve_working = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["dimension", "month"], name="metrics_month")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.dimension}={self.key} bucket {self.bucket}"
+
+
+class MetricsMonthBuilt(models.Model):
+    """A month whose histogram rows exist, built from every incident change before
+    `built_at` (as `MetricsDayBuilt`), in one time zone and with one set of bucket bounds;
+    the metrics use it only while no incident registered in it has changed since, and
+    only in that time zone with those bounds."""
+
+    month = models.DateField(primary_key=True)
+    built_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64)
+    buckets = models.CharField(max_length=32)  # reporting.percentiles.SCHEME
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} built {self.built_at:%Y-%m-%d %H:%M} ({self.time_zone}, {self.buckets})"

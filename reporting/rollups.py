@@ -21,12 +21,13 @@ incidents, so the figures are the same whichever way they come.
 from datetime import datetime, time, timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from incidents.models import Incident, Status
-from reporting.models import MetricsDay, MetricsDayBuilt
+from reporting import percentiles
+from reporting.models import MetricsDay, MetricsDayBuilt, MetricsMonth, MetricsMonthBuilt
 
 # The incident column each grouping rolls up by (reporting.metrics.GROUPS names them).
 DIMENSIONS = {
@@ -47,6 +48,8 @@ MARGIN = timedelta(minutes=10)
 # The beat job keeps this many recent days built, filling at most FILL_PER_RUN a run.
 KEEP_DAYS = 400
 FILL_PER_RUN = 31
+# ... and the months of those days histograms, once each month is over, this many a run.
+FILL_MONTHS_PER_RUN = 1
 LOCK_KEY = 0x5EED_0010  # pg_advisory_xact_lock: one builder at a time
 
 
@@ -94,6 +97,15 @@ def day_ranges(days):
     return condition
 
 
+def next_month(month):
+    """The first day of the month after `month` (a date)."""
+    return (month.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _month_start(month, tz=None):
+    return day_start(month.replace(day=1), tz)
+
+
 def _runs(days):
     run = []
     for day in days:
@@ -133,10 +145,24 @@ def rebuild(first, last, *, now=None):
     started = now or timezone.now()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     using = router.db_for_write(MetricsDay)
+    months = [month for month in _months_touched(first, last) if _is_over(month, started)]
     with transaction.atomic(using=using):
         _lock(using)
         _rebuild(days, started - MARGIN, using)
+        _rebuild_months(months, started - MARGIN, using)
     return len(days)
+
+
+def _months_touched(first, last):
+    month, out = first.replace(day=1), []
+    while month <= last:
+        out.append(month)
+        month = next_month(month)
+    return out
+
+
+def _is_over(month, moment):
+    return _month_start(next_month(month)) <= moment
 
 
 def _lock(using):
@@ -168,26 +194,68 @@ def _rebuild(days, built_at, using):
     )
 
 
-def changed_days(built, *, start, end, using):
-    """The days of `built` ({day: built_at}) with an incident registered in [start, end)
-    that changed at or after the day's `built_at`: one range scan of `incident_updated`."""
-    if not built:
-        return set()
+def _rebuild_months(months, built_at, using):
+    """Recompute the histograms (`MetricsMonth`) of `months` (first days) from the
+    incidents: one INSERT ... SELECT per month and grouping. PostgreSQL only (SQLite, the
+    embedded mode, sorts its percentiles in Python and keeps no histograms)."""
+    if not months or connections[using].vendor != "postgresql":
+        return
+    zone = str(timezone.get_current_timezone())
+    MetricsMonth.objects.using(using).filter(month__in=months).delete()
+    MetricsMonthBuilt.objects.using(using).filter(month__in=months).delete()
+    for month in months:
+        registered = (
+            Incident.objects.using(using)
+            .filter(created_at__gte=_month_start(month), created_at__lt=_month_start(next_month(month)))
+            .exclude(status=Status.CANCELLED)
+        )
+        for dimension, column in DIMENSIONS.items():
+            percentiles.build_month(
+                registered.annotate(metric_key=F(column)), month=month, dimension=dimension, using=using
+            )
+    MetricsMonthBuilt.objects.using(using).bulk_create(
+        [MetricsMonthBuilt(month=month, built_at=built_at, time_zone=zone, buckets=percentiles.SCHEME) for month in months]
+    )
+
+
+def _changes(since, start, end, using):
+    """(registration day, updated_at) of the incidents registered in [start, end) that
+    changed at or after `since`: one range scan of `incident_updated`."""
     tz = timezone.get_current_timezone()
-    changes = (
+    return (
         Incident.objects.using(using)
-        .filter(updated_at__gte=min(built.values()), created_at__gte=start, created_at__lt=end)
+        .filter(updated_at__gte=since, created_at__gte=start, created_at__lt=end)
         .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values_list("day", "updated_at")
         .order_by()
     )
+
+
+def changed_days(built, *, start, end, using):
+    """The days of `built` ({day: built_at}) with an incident registered in [start, end)
+    that changed at or after the day's `built_at`."""
+    if not built:
+        return set()
+    changes = _changes(min(built.values()), start, end, using)
     return {day for day, updated in changes if day in built and updated >= built[day]}
 
 
-def refresh(*, now=None, keep_days=KEEP_DAYS, fill=FILL_PER_RUN):
+def changed_months(built, *, using):
+    """The months of `built` ({first day: built_at}) with an incident registered in them
+    that changed at or after the month's `built_at`."""
+    if not built:
+        return set()
+    start, end = _month_start(min(built)), _month_start(next_month(max(built)))
+    changes = _changes(min(built.values()), start, end, using)
+    months = ((day.replace(day=1), updated) for day, updated in changes)
+    return {month for month, updated in months if month in built and updated >= built[month]}
+
+
+def refresh(*, now=None, keep_days=KEEP_DAYS, fill=FILL_PER_RUN, fill_months=FILL_MONTHS_PER_RUN):
     """The beat job: rebuild the built days whose incidents changed since their build,
     the days built in another time zone, and up to `fill` of the last `keep_days` days not
-    built yet (newest first); then stamp every other built day as checked up to now.
+    built yet (newest first); then stamp every other built day as checked up to now. The
+    same for the months' histograms, once a month is over (`fill_months` new ones a run).
     Idempotent. Returns the number of days rebuilt."""
     started = now or timezone.now()
     stamp = started - MARGIN
@@ -210,4 +278,21 @@ def refresh(*, now=None, keep_days=KEEP_DAYS, fill=FILL_PER_RUN):
         if days:
             _rebuild(days, stamp, using)
         MetricsDayBuilt.objects.using(using).filter(time_zone=zone).update(built_at=stamp)
+        if connections[using].vendor == "postgresql":
+            _refresh_months(started, stamp, recent[-1] if recent else today, fill_months, using)
     return len(days)
+
+
+def _refresh_months(started, stamp, oldest, fill, using):
+    """Rebuild the built months changed since their build or built in another time zone
+    or with other buckets, and up to `fill` months over and not built yet (newest first)
+    from the one holding `oldest`; stamp the rest."""
+    zone = str(timezone.get_current_timezone())
+    current = MetricsMonthBuilt.objects.using(using).filter(time_zone=zone, buckets=percentiles.SCHEME)
+    built = dict(current.values_list("month", "built_at"))
+    other = set(MetricsMonthBuilt.objects.using(using).values_list("month", flat=True)) - set(built)
+    over = [month for month in _months_touched(oldest, timezone.localdate(started)) if _is_over(month, started)]
+    missing = [month for month in reversed(over) if month not in built and month not in other][:fill]
+    months = sorted(changed_months(built, using=using) | other | set(missing))
+    _rebuild_months(months, stamp, using)
+    current.update(built_at=stamp)

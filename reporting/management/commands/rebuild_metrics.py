@@ -8,11 +8,12 @@ from django.utils import timezone
 
 from reporting import rollups
 
-CHUNK_DAYS = 31  # one transaction a month, so a year never holds one long lock
-
 
 class Command(BaseCommand):
-    help = "Rebuild the metrics roll-ups (reporting.MetricsDay) of every day from --from to --to, both included."
+    help = (
+        "Rebuild the metrics roll-ups of every day from --from to --to, both included (reporting.MetricsDay), "
+        "and the histograms of the months they touch that are over (reporting.MetricsMonth)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="first", help="YYYY-MM-DD (default: --days before --to)")
@@ -24,9 +25,11 @@ class Command(BaseCommand):
         first = _date("--from", first) if first else last - timedelta(days=days - 1)
         if last < first:
             raise CommandError("--to must be on or after --from.")
+        # One transaction a calendar month (its days, and its histograms once it is over),
+        # so a year never holds one long lock and no month is built twice.
         built, day = 0, first
         while day <= last:
-            end = min(last, day + timedelta(days=CHUNK_DAYS - 1))
+            end = min(last, rollups.next_month(day) - timedelta(days=1))
             built += rollups.rebuild(day, end)
             day = end + timedelta(days=1)
         self.stdout.write(f"Rebuilt the metrics roll-ups of {built} days, {first} to {last}.")
