@@ -67,15 +67,15 @@ def nearest_rank(values, fraction):
 def check(metrics, people, year):
     """Every case once more with the roll-ups (days and months) ignored, so everything is
     read from the incidents and the percentiles sorted: the figures must be the same."""
-    real_days, real_months, differ = metrics.rolled_up_days, metrics.rolled_up_months, 0
+    real, differ = metrics.rolled_up, 0
     for person in people:
         for group_by in (None, *metrics.GROUPS):
             rolled = metrics.metrics(actor=person, period=year, group_by=group_by)
-            metrics.rolled_up_days = metrics.rolled_up_months = lambda period, using: set()
+            metrics.rolled_up = lambda period, using, months=True: (set(), set())
             try:
                 plain = metrics.metrics(actor=person, period=year, group_by=group_by)
             finally:
-                metrics.rolled_up_days, metrics.rolled_up_months = real_days, real_months
+                metrics.rolled_up = real
             differ += rolled != plain
             print(f"check {person.username:<10} {group_by or '-':<10} {'same' if rolled == plain else 'DIFFERENT'}")
     print(f"roll-ups and incidents agree in {2 * (1 + len(metrics.GROUPS)) - differ} of {2 * (1 + len(metrics.GROUPS))} cases")
@@ -158,6 +158,29 @@ def measure(repeat, plans, checking=False, baseline_path=None):
         )
         print("\n-- plan: the backlog's unresolved part (owner5)\n"
               + unresolved.values("service_id").annotate(n=Count("id")).explain(analyze=True, buffers=True))  # fmt: skip
+        for group_by in (None, "service"):
+            timed_statements(metrics, owner, year, group_by)
+
+
+def timed_statements(metrics, person, year, group_by):
+    """Each statement of one metrics request with its time, then the plans of the
+    percentiles' statements (the months' histograms, the edges' histogram, the buckets'
+    values) as they ran."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        metrics.metrics(actor=person, period=year, group_by=group_by)
+    print(f"\n-- statements of one request ({person.username}, group_by={group_by or '-'}): ms, statement")
+    for query in captured.captured_queries:
+        print(f"{float(query['time']) * 1000:8.1f}  {' '.join(query['sql'].split())[:110]}")
+    wanted = ("reporting_metricsmonth", "width_bucket")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", [metrics.WORK_MEM])
+        for query in captured.captured_queries:
+            if any(word in query["sql"] for word in wanted) and query["sql"].lstrip().startswith(("SELECT", "(SELECT")):
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                print(f"\n-- plan: {' '.join(query['sql'].split())[:90]}\n" + "\n".join(r[0] for r in cursor.fetchall()))
 
 
 def build_rollups():
@@ -177,6 +200,22 @@ def build_rollups():
     started = time.perf_counter()
     call_command("rebuild_metrics", "--from", (today - timedelta(days=364)).isoformat(), "--to", today.isoformat())
     print(f"roll-ups of the year rebuilt in {time.perf_counter() - started:.1f} s")
+    # What the beat job does when an incident of a month that is over changes: that month's
+    # days and histograms again, and the days alone for comparison.
+    from reporting import rollups
+    from reporting.models import MetricsMonth
+
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    end = rollups.next_month(month) - timedelta(days=1)
+    started = time.perf_counter()
+    rollups.rebuild(month, end, now=rollups.day_start(end))  # not over then: its days only
+    days = time.perf_counter() - started
+    started = time.perf_counter()
+    rollups.rebuild(month, end)  # and built as of now again
+    both = time.perf_counter() - started
+    rows = MetricsMonth.objects.filter(month__gte=today - timedelta(days=364)).count()
+    print(f"one month ({month:%Y-%m}) rebuilt in {both:.1f} s, of which its histograms {both - days:.1f} s; "
+          f"histogram rows of the year {rows}")  # fmt: skip
 
 
 def main():

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
 from django.utils import timezone
 
 from incidents.models import Incident, Status
@@ -367,34 +367,64 @@ def rollup_scope(actor):
     return scope
 
 
-def rolled_up_days(period, using):
-    """The days of `period` the roll-ups may answer for: built in the current time zone,
-    and no incident registered on them changed since."""
-    built = dict(
+def rolled_up(period, using, *, months=True):
+    """(days, months) of `period` the roll-ups may answer for: days built in the current
+    time zone, and (when `months`) complete months whose histograms were built in it with
+    the current buckets, on which no incident registered has changed since they were
+    built. Two queries: what is built (days and months together), and what changed."""
+    zone = str(timezone.get_current_timezone())
+    built = (
         MetricsDayBuilt.objects.using(using)
-        .filter(day__gte=period.start_date, day__lte=period.end_date, time_zone=str(timezone.get_current_timezone()))
-        .values_list("day", "built_at")
+        .filter(day__gte=period.start_date, day__lte=period.end_date, time_zone=zone)
+        .annotate(kind=Value("day"))
+        .values_list("kind", "day", "built_at")
+        .order_by()
     )
-    return set(built) - rollups.changed_days(built, start=period.start, end=period.end, using=using)
+    candidates = _complete_months(period) if months else []
+    if candidates:
+        built = built.union(
+            MetricsMonthBuilt.objects.using(using)
+            .filter(month__in=candidates, time_zone=zone, buckets=histograms.SCHEME)
+            .annotate(kind=Value("month"))
+            .values_list("kind", "month", "built_at")
+            .order_by(),
+            all=True,
+        )
+    found = {"day": {}, "month": {}}
+    for kind, day, built_at in built:
+        found[kind][day] = built_at
+    days, months_built = found["day"], found["month"]
+    if not days and not months_built:
+        return set(), set()
+    changed_days, changed_months = set(), set()
+    since = min([*days.values(), *months_built.values()])
+    for day, updated in rollups.changes(since, start=period.start, end=period.end, using=using):
+        if day in days and updated >= days[day]:
+            changed_days.add(day)
+        month = day.replace(day=1)
+        if month in months_built and updated >= months_built[month]:
+            changed_months.add(month)
+    return set(days) - changed_days, set(months_built) - changed_months
+
+
+def rolled_up_days(period, using):
+    """The days of `period` the daily roll-ups may answer for (`rolled_up`)."""
+    return rolled_up(period, using, months=False)[0]
 
 
 def rolled_up_months(period, using):
-    """The complete months of `period` the histograms may answer for: built in the current
-    time zone with the current buckets, and no incident registered in them changed since."""
+    """The complete months of `period` the histograms may answer for (`rolled_up`)."""
+    return rolled_up(period, using)[1]
+
+
+def _complete_months(period):
     months, month = [], period.start_date.replace(day=1)
     if month < period.start_date:
         month = rollups.next_month(month)
     while rollups.next_month(month) - timedelta(days=1) <= period.end_date:
         months.append(month)
         month = rollups.next_month(month)
-    if not months:
-        return set()
-    built = dict(
-        MetricsMonthBuilt.objects.using(using)
-        .filter(month__in=months, time_zone=str(timezone.get_current_timezone()), buckets=histograms.SCHEME)
-        .values_list("month", "built_at")
-    )
-    return set(built) - rollups.changed_months(built, using=using)
+    return months
 
 
 def rollup_rows(dimension, days, scope, using):
@@ -416,10 +446,13 @@ WORK_MEM = "128MB"
 def metrics(*, actor, period, group_by=None):
     """The figures `actor` may see for incidents registered in `period`: the total, one
     entry per group when `group_by` names one of GROUPS, each with its backlog at the
-    period's end and its trend. A handful of queries whatever the size of the desk: the
+    period's end and its trend. A dozen queries whatever the size of the desk: the
     summable figures and the trend from the daily roll-ups for the days they hold
-    (`reporting.rollups`) and from the incidents for the others, the percentiles and the
-    backlog from the incidents."""
+    (`reporting.rollups`) and from the incidents for the others; the percentiles, exact,
+    from the monthly histograms of the complete months and a few buckets' values of the
+    incidents (`reporting.percentiles`), or sorted from the incidents when no month is
+    rolled up; the backlog from the incidents. One snapshot (REPEATABLE READ) when this
+    is the outermost transaction."""
     scoped = scoped_incidents(actor)
     connection = connections[scoped.db]
     outermost = not connection.in_atomic_block
@@ -441,7 +474,7 @@ def _metrics(scoped, period, group_by, scope):
     labels = {}
 
     # The summable figures per group and day: the roll-ups' days, then the incidents' rest.
-    days = rolled_up_days(period, using) if scope is not None else set()
+    days, months = rolled_up(period, using, months=postgres) if scope is not None else (set(), set())
     per_key = {}  # key -> {day: sums}
 
     def take(key, day, row):
@@ -461,10 +494,8 @@ def _metrics(scoped, period, group_by, scope):
             take(key, row["day"], row)
 
     percentiles = None
-    if postgres and scope is not None:
-        months = rolled_up_months(period, using)
-        if months:
-            percentiles = _percentiles_from_months(registered, period, months, grouping, group_by, scope)
+    if months:
+        percentiles = _percentiles_from_months(registered, period, months, grouping, group_by, scope)
     if percentiles is None:
         percentiles = _percentiles(registered, grouping.column, group_by is not None, postgres)
     backlog = _backlog(scoped, period, grouping)

@@ -1,12 +1,13 @@
-"""Daily roll-ups of the metrics' summable figures (`MetricsDay`), and which days of a
-period they may answer for.
+"""Daily roll-ups of the metrics' summable figures (`MetricsDay`), monthly histograms of
+their durations (`MetricsMonth`), and which days and months of a period they may answer for.
 
 One row per registration day, per value of each grouping, per team and security flag:
 counts and sums of the columns the incidents services write at each milestone, so a
 year of figures is a sum over a few thousand rows instead of a scan of every incident.
-Percentiles cannot be summed and are read from the incidents (see docs/reporting.md);
-the backlog at a period's end is not a property of a registration day and is read from
-the incidents too.
+Percentiles cannot be summed: per month that is over, histograms of the durations
+(`reporting.percentiles`) say which few values of the incidents to read for them. The
+backlog at a period's end is not a property of a registration day and is read from the
+incidents.
 
 Rows are rebuilt, never edited: `rebuild` recomputes whole days from the incidents in one
 transaction (idempotent; under an advisory lock on PostgreSQL so two builders never
@@ -15,7 +16,8 @@ they were built, fills the recent days not built yet, and stamps the rest as che
 A day answers from here only while no incident registered on it has changed since its
 `built_at` (every incidents service moves `updated_at` on every change): the metrics find
 those days with one range scan of the `incident_updated` index and read them from the
-incidents, so the figures are the same whichever way they come.
+incidents, so the figures are the same whichever way they come. Months likewise, with
+their own `MetricsMonthBuilt` stamp (PostgreSQL only).
 """
 
 from datetime import datetime, time, timedelta
@@ -218,7 +220,7 @@ def _rebuild_months(months, built_at, using):
     )
 
 
-def _changes(since, start, end, using):
+def changes(since, *, start, end, using):
     """(registration day, updated_at) of the incidents registered in [start, end) that
     changed at or after `since`: one range scan of `incident_updated`."""
     tz = timezone.get_current_timezone()
@@ -236,8 +238,8 @@ def changed_days(built, *, start, end, using):
     that changed at or after the day's `built_at`."""
     if not built:
         return set()
-    changes = _changes(min(built.values()), start, end, using)
-    return {day for day, updated in changes if day in built and updated >= built[day]}
+    found = changes(min(built.values()), start=start, end=end, using=using)
+    return {day for day, updated in found if day in built and updated >= built[day]}
 
 
 def changed_months(built, *, using):
@@ -246,8 +248,8 @@ def changed_months(built, *, using):
     if not built:
         return set()
     start, end = _month_start(min(built)), _month_start(next_month(max(built)))
-    changes = _changes(min(built.values()), start, end, using)
-    months = ((day.replace(day=1), updated) for day, updated in changes)
+    found = changes(min(built.values()), start=start, end=end, using=using)
+    months = ((day.replace(day=1), updated) for day, updated in found)
     return {month for month, updated in months if month in built and updated >= built[month]}
 
 

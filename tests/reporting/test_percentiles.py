@@ -81,8 +81,7 @@ def _viewers(world):
 
 def _from_incidents(monkeypatch, **kwargs):
     with monkeypatch.context() as patched:
-        patched.setattr(metrics, "rolled_up_days", lambda period, using: set())
-        patched.setattr(metrics, "rolled_up_months", lambda period, using: set())
+        patched.setattr(metrics, "rolled_up", lambda period, using, months=True: (set(), set()))
         return metrics.metrics(**kwargs)
 
 
@@ -145,11 +144,11 @@ def test_the_histograms_path_takes_a_bounded_number_of_queries(world):
     for group_by in (None, "service", "procedure"):
         with CaptureQueriesContext(connection) as queries:
             metrics.metrics(actor=world.people[5], period=PERIODS["edges"], group_by=group_by)
-        # savepoint and release, work_mem; days built, days changed, the days' roll-up
-        # rows; months built, months changed, the months' histograms, the edges'
-        # histogram, the buckets' values (one statement for the four columns); the backlog
-        # (and the labels of groups it does not name)
-        assert len(queries) <= 13, [q["sql"][:60] for q in queries.captured_queries]
+        # savepoint and release, work_mem; the days and months built, what changed since;
+        # the days' roll-up rows, the months' histograms, the edges' histogram, the
+        # buckets' values (one statement for the four columns); the backlog (and the
+        # labels of groups it does not name)
+        assert len(queries) <= 11, [q["sql"][:60] for q in queries.captured_queries]
         assert sum("width_bucket" in q["sql"] for q in queries.captured_queries) == 2
 
 

@@ -33,8 +33,7 @@ def _march_days():
 
 def _from_incidents(monkeypatch, **kwargs):
     with monkeypatch.context() as patched:
-        patched.setattr(metrics, "rolled_up_days", lambda period, using: set())
-        patched.setattr(metrics, "rolled_up_months", lambda period, using: set())
+        patched.setattr(metrics, "rolled_up", lambda period, using, months=True: (set(), set()))
         return metrics.metrics(**kwargs)
 
 
