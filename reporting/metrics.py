@@ -198,8 +198,9 @@ def _percentiles_from_months(registered, period, months, grouping, group_by, sco
     None when a bucket read disagrees with its count (then the caller sorts)."""
     month_days = {day for month in months for day in _days_of_month(month)}
     rest = {period.start_date + timedelta(days=n) for n in range(period.days)} - month_days
+    runs = [registered.filter(rollups.day_ranges(run)) for run in rollups.day_runs(rest)]
     found = histograms.exact(
-        registered, registered.filter(rollups.day_ranges(rest)) if rest else None,
+        registered, runs,
         column=grouping.column, grouped=group_by is not None, dimension=group_by or rollups.TOTAL_DIMENSION,
         months=months, scope=scope, fractions=[fraction for _, fraction in PERCENTILES], using=registered.db,
     )  # fmt: skip

@@ -127,16 +127,18 @@ class MetricsDayBuilt(models.Model):
 class MetricsMonth(models.Model):
     """How many of one month's registered incidents (cancelled ones left out) had each
     duration in one bucket (`reporting.percentiles.BOUNDS`: log-spaced, fixed in code),
-    for one value of one grouping, split by team and security flag as `MetricsDay` is.
-    The metrics add complete months up to find which bucket holds each percentile's
-    values, then read only that bucket's values from the incidents (exact figures).
-    Rebuilt, never edited, by `reporting.rollups`, once the month is over."""
+    for one value of one grouping: split by team and security flag as `MetricsDay` is (what
+    level 4's teams and the security wall filter), and once more for every team and flag
+    together (`is_security` None: what level 5 reads, a fifth of the rows). The metrics
+    add complete months up to find which bucket holds each percentile's values, then read
+    only that bucket's values from the incidents (exact figures). Rebuilt, never edited,
+    by `reporting.rollups`, once the month is over."""
 
     month = models.DateField()  # its first day, in the build's TIME_ZONE
     dimension = models.CharField(max_length=10)  # a key of reporting.metrics.GROUPS
     key = models.CharField(max_length=40, blank=True)  # the group's id or value ("": none)
-    team_id = models.IntegerField(null=True)
-    is_security = models.BooleanField()
+    team_id = models.IntegerField(null=True)  # None: no team, or every team (is_security None)
+    is_security = models.BooleanField(null=True)  # None: the row sums every team and both flags
     bucket = models.SmallIntegerField()  # width_bucket(value, BOUNDS): 1 holds 0
     # How many values of each duration column fell in the bucket.
     ack = models.IntegerField()

@@ -73,6 +73,9 @@ def bucket_range(bucket):
 
 _VALUES = ", ".join(f"({n}, s.{column})" for n, column in enumerate(COLUMNS))
 _COUNTS = ", ".join(COLUMNS.values())
+_SUMS = ", ".join(f"sum({name})" for name in COLUMNS.values())
+_BUCKETS = ", ".join(f"b{n}" for n in range(len(COLUMNS)))
+_WIDTHS = ", ".join(f"width_bucket(s.{column}, %s::int[]) AS b{n}" for n, column in enumerate(COLUMNS))
 _FILTERS = ", ".join(f"count(*) FILTER (WHERE u.n = {n})" for n in range(len(COLUMNS)))
 
 # One month's histogram rows of one grouping (`cohort` selects metric_key, team_id,
@@ -82,30 +85,43 @@ SELECT %s::date, %s::varchar, coalesce(s.metric_key::text, ''), s.team_id, s.is_
   width_bucket(u.v, %s::int[]), {filters}
 FROM ({cohort}) s CROSS JOIN LATERAL (VALUES {values}) u(n, v)
 WHERE u.v IS NOT NULL GROUP BY 3, 4, 5, 6"""
-# The histogram of incidents outside the rolled-up months: (key, column, bucket, count).
-_REST_SQL = """SELECT {key}, u.n, width_bucket(u.v, %s::int[]), count(*)
-FROM ({cohort}) s CROSS JOIN LATERAL (VALUES {values}) u(n, v)
-WHERE u.v IS NOT NULL GROUP BY {group}"""
-# The values of the wanted (label, bucket)s of one column, ranked within their bucket: one
-# index range scan per run of buckets (r), each value labelled for the total ('t') and its
-# group ('g' + key), kept when its (label, bucket) is wanted (wb), returned when its rank
-# is (want), with the bucket's count (cnt) to check against the histogram's.
+# The same month and grouping for every team and flag together, from the rows just written.
+WHOLE_SQL = """INSERT INTO {table} (month, dimension, key, team_id, is_security, bucket, {counts})
+SELECT month, dimension, key, NULL, NULL, bucket, {sums} FROM {table}
+WHERE month = %s AND dimension = %s AND is_security IS NOT NULL GROUP BY month, dimension, key, bucket"""
+# The histogram of incidents outside the rolled-up months: (key, which column's bucket
+# the row counts (GROUPING's bit), bucket per column, count), one hash table per column in
+# one pass (GROUPING SETS).
+_REST_SQL = """SELECT {key}, GROUPING({buckets}), {buckets}, count(*)
+FROM (SELECT s.*, {widths} FROM ({cohort}) s) s
+GROUP BY GROUPING SETS ({sets})"""
+# The values of the wanted buckets of one column, ranked within their bucket. One index
+# range scan per run of buckets (r; OFFSET 0 keeps the planner from flattening the subquery
+# and scanning the whole index instead), each value's bucket computed once (s); a value is
+# ranked for the total ('t') when its bucket is one the total wants, and for its group
+# ('g' + key) when its group wants that bucket ('key:bucket'); the ranks wanted
+# ('label:bucket:rank') are returned with their bucket's count (cnt), which must be the
+# histogram's.
 _FETCH_SQL = """SELECT {n}, z.k, z.b, z.rank, z.v, z.cnt FROM (
-  SELECT q.k, q.b, q.v, row_number() OVER w - 1 AS rank, count(*) OVER (PARTITION BY q.k, q.b) AS cnt
-  FROM (
-    SELECT g.k, width_bucket(s.v, %s::int[]) AS b, s.v
-    FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi)
+  WITH s AS MATERIALIZED (
+    SELECT c.* FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi)
     CROSS JOIN LATERAL (
-      SELECT c.{column} AS v{key} FROM ({cohort}) c WHERE c.{column} >= r.lo AND c.{column} < r.hi
-    ) s
-    CROSS JOIN LATERAL (VALUES {labels}) AS g(k)
-  ) q
-  JOIN unnest(%s::text[], %s::int[]) AS wb(k, b) ON wb.k = q.k AND wb.b = q.b
-  WINDOW w AS (PARTITION BY q.k, q.b ORDER BY q.v)
-) z JOIN unnest(%s::text[], %s::int[], %s::bigint[]) AS want(k, b, rank)
-  ON want.k = z.k AND want.b = z.b AND want.rank = z.rank"""
-_GROUPED_FETCH = {"key": ", c.metric_key AS key", "labels": "('t'), ('g' || coalesce(s.key::text, ''))"}
-_TOTAL_FETCH = {"key": "", "labels": "('t')"}
+      SELECT c.{column} AS v, width_bucket(c.{column}, %s::int[]) AS b{key}
+      FROM ({cohort}) c WHERE c.{column} >= r.lo AND c.{column} < r.hi OFFSET 0
+    ) c
+  )
+  {ranked}
+) z WHERE z.k || ':' || z.b || ':' || z.rank = ANY(%s::text[])"""
+_RANKED_TOTAL = """SELECT 't' AS k, s.b, s.v, row_number() OVER (PARTITION BY s.b ORDER BY s.v) - 1 AS rank,
+    count(*) OVER (PARTITION BY s.b) AS cnt
+  FROM s WHERE s.b = ANY(%s::int[])"""
+_RANKED_GROUPS = """
+  UNION ALL
+  SELECT 'g' || s.key, s.b, s.v, row_number() OVER (PARTITION BY s.key, s.b ORDER BY s.v) - 1,
+    count(*) OVER (PARTITION BY s.key, s.b)
+  FROM s WHERE s.key || ':' || s.b = ANY(%s::text[])"""
+_GROUPED_FETCH = {"key": ", coalesce(c.metric_key::text, '') AS key", "ranked": _RANKED_TOTAL + _RANKED_GROUPS}
+_TOTAL_FETCH = {"key": "", "ranked": _RANKED_TOTAL}
 
 
 def build_month(cohort, *, month, dimension, using):
@@ -116,11 +132,11 @@ def build_month(cohort, *, month, dimension, using):
         sql, params = inner.query.get_compiler(using=using).as_sql()
     except EmptyResultSet:
         return
-    statement = BUILD_SQL.format(
-        table=connections[using].ops.quote_name(MetricsMonth._meta.db_table), counts=_COUNTS, filters=_FILTERS, values=_VALUES, cohort=sql
-    )
+    table = connections[using].ops.quote_name(MetricsMonth._meta.db_table)
+    statement = BUILD_SQL.format(table=table, counts=_COUNTS, filters=_FILTERS, values=_VALUES, cohort=sql)
     with connections[using].cursor() as cursor:
         cursor.execute(statement, [month, dimension, list(BOUNDS), *params])
+        cursor.execute(WHOLE_SQL.format(table=table, counts=_COUNTS, sums=_SUMS), [month, dimension])
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -130,10 +146,11 @@ def exact(registered, rest, *, column, grouped, dimension, months, scope, fracti
     """{TOTAL or group key: {duration column: [percentile_cont(f) for f in fractions]}} of
     `registered` (the period's cohort, as the caller may see it), grouped by `column`'s
     value (`rollups.key_of`) when `grouped`. `months` are rolled up in `MetricsMonth` for
-    `dimension` and `scope` (the same cohort as rows); `rest` (a queryset, or None) is the
-    cohort's incidents outside them. None when a bucket read disagrees with its count."""
+    `dimension` and `scope` (the same cohort as rows); `rest` is the
+    cohort's incidents outside them, as querysets (one per run of days). None when a bucket
+    read disagrees with its count."""
     counts = _month_counts(dimension, months, scope, grouped, using)
-    if rest is not None:
+    if rest:
         _add_rest(counts, rest, column, grouped, using)
     if grouped:  # the total is the sum of the groups
         total = counts.setdefault(TOTAL, [{} for _ in COLUMNS])
@@ -176,9 +193,11 @@ def exact(registered, rest, *, column, grouped, dimension, months, scope, fracti
 def _month_counts(dimension, months, scope, grouped, using):
     """{key or TOTAL: [{bucket: count} per column]} of the rolled-up months."""
     fields = ("key", "bucket") if grouped else ("bucket",)
+    # Everyone's figures from the rows of every team and flag together; a scope from the
+    # rows split by team and flag.
     rows = (
         MetricsMonth.objects.using(using)
-        .filter(dimension=dimension, month__in=sorted(months), **scope)
+        .filter(dimension=dimension, month__in=sorted(months), is_security__isnull=not scope, **scope)
         .values(*fields)
         .annotate(**{f"n_{name}": Sum(name) for name in COLUMNS.values()})
         .order_by()
@@ -195,21 +214,36 @@ def _month_counts(dimension, months, scope, grouped, using):
 
 
 def _add_rest(counts, rest, column, grouped, using):
-    """Add the histogram of `rest` (incidents outside the rolled-up months) to `counts`."""
-    inner = rest.annotate(metric_key=F(column)).values("metric_key", *COLUMNS).order_by()
-    try:
-        sql, params = inner.query.get_compiler(using=using).as_sql()
-    except EmptyResultSet:
+    """Add the histogram of `rest` (querysets of the incidents outside the rolled-up
+    months, one per run of days: a UNION ALL of range scans, where one filter with OR'ed
+    ranges would scan the whole period) to `counts`."""
+    parts, params = [], []
+    for queryset in rest:
+        inner = queryset.annotate(metric_key=F(column)).values("metric_key", *COLUMNS).order_by()
+        try:
+            sql, part_params = inner.query.get_compiler(using=using).as_sql()
+        except EmptyResultSet:
+            continue
+        parts.append(f"({sql})")
+        params += part_params
+    if not parts:
         return
-    if grouped:
-        statement = _REST_SQL.format(key="coalesce(s.metric_key::text, '')", group="1, 2, 3", values=_VALUES, cohort=sql)
-    else:
-        statement = _REST_SQL.format(key="''::text", group="2, 3", values=_VALUES, cohort=sql)
+    sql = " UNION ALL ".join(parts)
+    key = "coalesce(s.metric_key::text, '')" if grouped else "''::text"
+    statement = _REST_SQL.format(
+        key=key, buckets=_BUCKETS, widths=_WIDTHS, cohort=sql,
+        sets=", ".join(f"({key}, b{n})" if grouped else f"(b{n})" for n in range(len(COLUMNS))),
+    )  # fmt: skip
+    # GROUPING(b0, b1, b2, b3) has the bits of the columns a row is not grouped by set.
+    which = {(1 << len(COLUMNS)) - 1 - (1 << (len(COLUMNS) - 1 - n)): n for n in range(len(COLUMNS))}
     with connections[using].cursor() as cursor:
-        cursor.execute(statement, [list(BOUNDS), *params])
-        for key, n, bucket, found in cursor.fetchall():
+        cursor.execute(statement, [*([list(BOUNDS)] * len(COLUMNS)), *params])
+        for key, grouping, *buckets, found in cursor.fetchall():
+            n = which[grouping]
+            if buckets[n] is None:  # the incidents without this duration
+                continue
             histogram = counts.setdefault(key if grouped else TOTAL, [{} for _ in COLUMNS])[n]
-            histogram[bucket] = histogram.get(bucket, 0) + found
+            histogram[buckets[n]] = histogram.get(buckets[n], 0) + found
 
 
 def _ranks(size, fractions):
@@ -272,11 +306,12 @@ def _fetch(registered, column, grouped, reads, using):
             return {}
         runs = _runs({bucket for _, bucket in buckets})
         branches.append(_FETCH_SQL.format(n=n, column=name, cohort=sql, **shape))
-        wanted = sorted(wanted)
+        total = [bucket for label, bucket in buckets if label == "t"]
+        groups = [f"{label[1:]}:{bucket}" for label, bucket in buckets if label != "t"]
         all_params += [
-            list(BOUNDS), [low for low, _ in runs], [high for _, high in runs], *params,
-            [label for label, _ in buckets], [bucket for _, bucket in buckets],
-            [w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted],
+            [low for low, _ in runs], [high for _, high in runs], list(BOUNDS), *params,
+            total, *([groups] if grouped else []),
+            [f"{label}:{bucket}:{rank}" for label, bucket, rank in sorted(wanted)],
         ]  # fmt: skip
     if not branches:
         return {}

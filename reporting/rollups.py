@@ -108,6 +108,11 @@ def _month_start(month, tz=None):
     return day_start(month.replace(day=1), tz)
 
 
+def day_runs(days):
+    """The runs of consecutive days among `days`, each a list of days."""
+    return [[first + timedelta(days=n) for n in range((last - first).days + 1)] for first, last in _runs(sorted(days))]
+
+
 def _runs(days):
     run = []
     for day in days:

@@ -197,7 +197,7 @@ def test_a_bucket_that_disagrees_with_its_count_falls_back_to_sorting(world, mon
 def histograms_exact(registered, period):
     months = rolled_up_months(period, registered.db)
     return percentiles.exact(
-        registered, None, column="team_id", grouped=False, dimension="team", months=months, scope={},
+        registered, [], column="team_id", grouped=False, dimension="team", months=months, scope={},
         fractions=[0.5, 0.9], using=registered.db,
     )  # fmt: skip
 
@@ -215,12 +215,19 @@ def test_the_histograms_count_every_value_once_per_grouping(world):
                 if row[column] is not None:
                     key = rollups.key_of(row[field])
                     expected[(key, row["team_id"], row["is_security"], bucket_of(row[column]), count)] += 1
-        found = Counter()
+        found, whole = Counter(), Counter()
         for row in MetricsMonth.objects.filter(dimension=dimension, month=date(2026, 2, 1)).values():
             for count in COLUMNS.values():
-                if row[count]:
+                if row[count] and row["is_security"] is None:
+                    assert row["team_id"] is None
+                    whole[(row["key"], row["bucket"], count)] += row[count]
+                elif row[count]:
                     found[(row["key"], row["team_id"], row["is_security"], row["bucket"], count)] += row[count]
         assert found == expected, dimension
+        summed = Counter()
+        for (key, _, _, bucket, count), n in expected.items():
+            summed[(key, bucket, count)] += n
+        assert whole == summed, dimension
 
 
 def test_only_months_that_are_over_are_built_and_the_command_builds_each_once(world, capsys):
@@ -231,7 +238,7 @@ def test_only_months_that_are_over_are_built_and_the_command_builds_each_once(wo
         call_command("rebuild_metrics", "--from", "2026-01-15", "--to", "2026-03-10")
     assert "55 days, 2026-01-15 to 2026-03-10" in capsys.readouterr().out
     inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "reporting_metricsmonth"')]
-    assert len(inserts) == 3 * len(rollups.DIMENSIONS)  # January, February, March: once each
+    assert len(inserts) == 3 * 2 * len(rollups.DIMENSIONS)  # January, February, March: once each (split, whole)
     assert set(MetricsMonthBuilt.objects.values_list("month", flat=True)) == {
         date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1),
     }  # fmt: skip
