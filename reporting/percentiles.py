@@ -33,7 +33,7 @@ from django.db.models import F, Sum
 from reporting.models import MetricsMonth
 
 # Each bucket is at most this much wider than its lower bound (and at least a second).
-GROWTH = 1.05
+GROWTH = 1.01
 TOP = 2**31  # above every value of a PositiveIntegerField
 
 
@@ -75,14 +75,16 @@ _VALUES = ", ".join(f"({n}, s.{column})" for n, column in enumerate(COLUMNS))
 _COUNTS = ", ".join(COLUMNS.values())
 _SUMS = ", ".join(f"sum({name})" for name in COLUMNS.values())
 _BUCKETS = ", ".join(f"b{n}" for n in range(len(COLUMNS)))
-_WIDTHS = ", ".join(f"width_bucket(s.{column}, %s::int[]) AS b{n}" for n, column in enumerate(COLUMNS))
+# The bounds as an SQL constant (integers from code), so no statement sends them as a parameter.
+_BOUNDS_SQL = "'{" + ",".join(str(bound) for bound in BOUNDS) + "}'::int[]"
+_WIDTHS = ", ".join(f"width_bucket(s.{column}, {_BOUNDS_SQL}) AS b{n}" for n, column in enumerate(COLUMNS))
 _FILTERS = ", ".join(f"count(*) FILTER (WHERE u.n = {n})" for n in range(len(COLUMNS)))
 
 # One month's histogram rows of one grouping (`cohort` selects metric_key, team_id,
 # is_security and the duration columns).
 BUILD_SQL = """INSERT INTO {table} (month, dimension, key, team_id, is_security, bucket, {counts})
 SELECT %s::date, %s::varchar, coalesce(s.metric_key::text, ''), s.team_id, s.is_security,
-  width_bucket(u.v, %s::int[]), {filters}
+  width_bucket(u.v, {bounds}), {filters}
 FROM ({cohort}) s CROSS JOIN LATERAL (VALUES {values}) u(n, v)
 WHERE u.v IS NOT NULL GROUP BY 3, 4, 5, 6"""
 # The same month and grouping for every team and flag together, from the rows just written.
@@ -106,7 +108,7 @@ _FETCH_SQL = """SELECT {n}, z.k, z.b, z.rank, z.v, z.cnt FROM (
   WITH s AS MATERIALIZED (
     SELECT c.* FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi)
     CROSS JOIN LATERAL (
-      SELECT c.{column} AS v, width_bucket(c.{column}, %s::int[]) AS b{key}
+      SELECT c.{column} AS v, width_bucket(c.{column}, {bounds}) AS b{key}
       FROM ({cohort}) c WHERE c.{column} >= r.lo AND c.{column} < r.hi OFFSET 0
     ) c
   )
@@ -133,9 +135,11 @@ def build_month(cohort, *, month, dimension, using):
     except EmptyResultSet:
         return
     table = connections[using].ops.quote_name(MetricsMonth._meta.db_table)
-    statement = BUILD_SQL.format(table=table, counts=_COUNTS, filters=_FILTERS, values=_VALUES, cohort=sql)
+    statement = BUILD_SQL.format(
+        table=table, counts=_COUNTS, bounds=_BOUNDS_SQL, filters=_FILTERS, values=_VALUES, cohort=sql
+    )
     with connections[using].cursor() as cursor:
-        cursor.execute(statement, [month, dimension, list(BOUNDS), *params])
+        cursor.execute(statement, [month, dimension, *params])
         cursor.execute(WHOLE_SQL.format(table=table, counts=_COUNTS, sums=_SUMS), [month, dimension])
 
 
@@ -204,6 +208,10 @@ def _month_counts(dimension, months, scope, grouped, using):
         .values_list(*fields, *(f"n_{name}" for name in COLUMNS.values()))
     )
     counts = {}
+    sql, params = rows.query.get_compiler(using=using).as_sql()
+    with connections[using].cursor() as cursor:  # thousands of rows: no converters
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     for row in rows:
         key, bucket, found = (row[0], row[1], row[2:]) if grouped else (TOTAL, row[0], row[1:])
         columns = counts.setdefault(key, [{} for _ in COLUMNS])
@@ -237,7 +245,7 @@ def _add_rest(counts, rest, column, grouped, using):
     # GROUPING(b0, b1, b2, b3) has the bits of the columns a row is not grouped by set.
     which = {(1 << len(COLUMNS)) - 1 - (1 << (len(COLUMNS) - 1 - n)): n for n in range(len(COLUMNS))}
     with connections[using].cursor() as cursor:
-        cursor.execute(statement, [*([list(BOUNDS)] * len(COLUMNS)), *params])
+        cursor.execute(statement, params)
         for key, grouping, *buckets, found in cursor.fetchall():
             n = which[grouping]
             if buckets[n] is None:  # the incidents without this duration
@@ -305,11 +313,11 @@ def _fetch(registered, column, grouped, reads, using):
         except EmptyResultSet:
             return {}
         runs = _runs({bucket for _, bucket in buckets})
-        branches.append(_FETCH_SQL.format(n=n, column=name, cohort=sql, **shape))
+        branches.append(_FETCH_SQL.format(n=n, column=name, bounds=_BOUNDS_SQL, cohort=sql, **shape))
         total = [bucket for label, bucket in buckets if label == "t"]
         groups = [f"{label[1:]}:{bucket}" for label, bucket in buckets if label != "t"]
         all_params += [
-            [low for low, _ in runs], [high for _, high in runs], list(BOUNDS), *params,
+            [low for low, _ in runs], [high for _, high in runs], *params,
             total, *([groups] if grouped else []),
             [f"{label}:{bucket}:{rank}" for label, bucket, rank in sorted(wanted)],
         ]  # fmt: skip

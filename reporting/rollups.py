@@ -225,6 +225,16 @@ def _rebuild_months(months, built_at, using):
     )
 
 
+def analyze():
+    """ANALYZE the roll-up tables (PostgreSQL), so their reads are planned for their size."""
+    using = router.db_for_write(MetricsDay)
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        tables = [connection.ops.quote_name(model._meta.db_table) for model in (MetricsDay, MetricsMonth)]
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE " + ", ".join(tables))
+
+
 def changes(since, *, start, end, using):
     """(registration day, updated_at) of the incidents registered in [start, end) that
     changed at or after `since`: one range scan of `incident_updated`."""

@@ -97,7 +97,7 @@ def _histograms(registered, period, group_by, scope):
     return metrics._percentiles_from_months(registered, period, months, GROUPS[group_by or "team"], group_by, scope)
 
 
-def test_the_bounds_grow_by_at_most_five_percent_and_postgresql_buckets_as_python_does(db):
+def test_the_bounds_grow_by_at_most_growth_and_postgresql_buckets_as_python_does(db):
     assert BOUNDS[:3] == (0, 1, 2) and BOUNDS[-1] < 2**31 <= BOUNDS[-1] * percentiles.GROWTH + 1
     for low, high in zip(BOUNDS, BOUNDS[1:], strict=False):
         assert low < high and (high - low == 1 or high <= low * percentiles.GROWTH)

@@ -32,6 +32,7 @@ class Command(BaseCommand):
             end = min(last, rollups.next_month(day) - timedelta(days=1))
             built += rollups.rebuild(day, end)
             day = end + timedelta(days=1)
+        rollups.analyze()  # a bulk rebuild changes the tables' statistics at once
         self.stdout.write(f"Rebuilt the metrics roll-ups of {built} days, {first} to {last}.")
 
 
