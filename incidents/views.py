@@ -551,7 +551,12 @@ def _perform(request, incident, *, key, label, make_form, call, success=None):
         return _render_detail(request, incident, status=400, bound={key: form})
     messages.success(request, success(form) if success else f"{label}: done.")
     if request.htmx:
-        return _render_detail(request, access_incident(person, incident.reference))
+        # The version first, then the page drawn: the answer shows at least that version,
+        # and says so, so the page's next poll is a 304 unless something changed since.
+        version = incident_version(person, incident.reference)
+        response = _render_detail(request, access_incident(person, incident.reference))
+        page = live.current_page(request)
+        return live.drawn(response, page and live.etag_for(request, bool(request.htmx), *version, page=page))
     return redirect(incident)
 
 

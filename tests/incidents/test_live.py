@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from incidents import services
 from incidents.services import incident_add_note, incident_start
 from tests.incidents.helpers import login
 
@@ -132,3 +133,77 @@ def test_a_person_taken_out_of_the_security_team_stops_seeing_its_incidents_at_o
     assert _poll(client, f"/incidents/{secret.reference}/").status_code == 200
     responder.teams.remove(world.security)
     assert _poll(client, f"/incidents/{secret.reference}/").status_code == 404
+
+
+# --- the version an htmx answer draws (X-Firebreak-Live-ETag) --------------------------------
+
+DRAWN = "X-Firebreak-Live-ETag"
+
+
+def _act(client, incident, action, data, page):
+    """An htmx action sent from `page` (an address on the test server), as the browser sends it."""
+    return client.post(
+        f"/incidents/{incident.reference}/{action}/", data,
+        HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{page}#timeline",
+    )  # fmt: skip
+
+
+def test_an_action_names_the_version_it_drew_so_the_next_poll_is_304(world, client):
+    incident = world.incident()
+    page = f"/incidents/{incident.reference}/?timeline=notes"
+    login(client, world.people[3])
+    answer = _act(client, incident, "compose", {"kind": "note", "body": "Looking"}, page)
+    assert answer.status_code == 200 and "Looking" in answer.content.decode()
+    drawn = answer[DRAWN]
+    assert _poll(client, page, drawn).status_code == 304  # the page already shows it
+    assert _poll(client, f"/incidents/{incident.reference}/", drawn).status_code == 200  # another address
+    incident_add_note(actor=world.people[2], incident=incident, body="From the other desk")
+    changed = _poll(client, page, drawn)
+    assert changed.status_code == 200 and "From the other desk" in changed.content.decode()
+
+
+def test_an_action_refused_or_sent_without_the_page_names_no_version(world, client):
+    incident = world.incident()
+    page = f"/incidents/{incident.reference}/"
+    login(client, world.people[3])
+    refused = _act(client, incident, "resolve", {"resolution_code": "fixed", "resolution_notes": "done"}, page)
+    assert refused.status_code == 409 and DRAWN not in refused  # a new incident cannot be resolved
+    incident.refresh_from_db()
+    assert incident.status == "new"
+    invalid = _act(client, incident, "compose", {"kind": "note", "body": ""}, page)
+    assert invalid.status_code == 400 and DRAWN not in invalid
+    unknown_page = client.post(f"/incidents/{incident.reference}/compose/", {"kind": "note", "body": "x"}, HTTP_HX_REQUEST="true")
+    assert unknown_page.status_code == 200 and DRAWN not in unknown_page
+    plain = client.post(f"/incidents/{incident.reference}/compose/", {"kind": "note", "body": "y"})
+    assert plain.status_code == 302 and DRAWN not in plain
+
+
+def test_the_version_is_read_before_the_incident_it_draws(world, client, monkeypatch):
+    """A change landing while the answer is drawn from the incident as it was read must
+    make the next poll a 200, never a 304 that leaves the page without it."""
+    from incidents import views
+
+    incident = world.incident(title="As it was")
+    page = f"/incidents/{incident.reference}/"
+    login(client, world.people[3])
+    draw = views._render_detail
+
+    def draw_while_it_changes(request, shown, **kwargs):
+        fresh = views.access_incident(world.people[4], shown.reference)
+        services.incident_update(actor=world.people[4], incident=fresh, title="Renamed meanwhile")
+        return draw(request, shown, **kwargs)  # the incident as read before the change
+
+    monkeypatch.setattr(views, "_render_detail", draw_while_it_changes)
+    answer = _act(client, incident, "compose", {"kind": "note", "body": "Mine"}, page)
+    monkeypatch.undo()
+    assert "As it was" in answer.content.decode()
+    after = _poll(client, page, answer[DRAWN])
+    assert after.status_code == 200 and "Renamed meanwhile" in after.content.decode()
+
+
+def test_a_queue_filter_answer_names_the_version_of_its_own_address(world, client):
+    world.incident()
+    login(client, world.people[2])
+    answer = client.get("/?sort=due&status=new", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL="http://testserver/")
+    assert answer[DRAWN] == answer["ETag"]
+    assert _poll(client, "/?sort=due&status=new", answer[DRAWN]).status_code == 304
