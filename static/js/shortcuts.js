@@ -1,12 +1,34 @@
-// Keyboard shortcuts for the desk. They never fire while typing in a field, nor with
-// Ctrl, Alt or Meta held. "?" lists them (the dialog in base.html).
+// Keyboard shortcuts for the desk. They never fire while the focus is in a field (any
+// input, textarea, select or contenteditable), nor with Ctrl, Alt or Meta held, nor while
+// an input method is composing. "?" lists them (the dialog in base.html).
+// A field that vanishes under the person's fingers leaves the focus on the page: the keys
+// they go on typing there for a moment are still meant for it, so the shortcuts wait
+// until they have stopped typing (QUIET_MS), unless they have clicked or moved the focus
+// somewhere themselves since.
 (function () {
   "use strict";
 
-  function typing(target) {
-    if (!target || !target.tagName) return false;
-    var tag = target.tagName.toLowerCase();
-    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+  var QUIET_MS = 1000;
+  var lastTypedAt = -Infinity;
+
+  function field(el) {
+    if (!el || el.nodeType !== 1) return false;
+    if (el.isContentEditable) return true;
+    return !!el.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])");
+  }
+
+  function typing(event) {
+    if (field(event.target) || field(document.activeElement)) return true;
+    var path = event.composedPath ? event.composedPath() : [];
+    for (var i = 0; i < path.length; i++) if (field(path[i])) return true;
+    return false;
+  }
+
+  // The focus fell to the page itself (nothing, or the body) while the person was typing.
+  function droppedWhileTyping() {
+    var active = document.activeElement;
+    var onPage = !active || active === document.body || active === document.documentElement;
+    return onPage && performance.now() - lastTypedAt < QUIET_MS;
   }
 
   // The items "j" and "k" move between: queue rows, else timeline entries.
@@ -56,13 +78,27 @@
   };
 
   document.addEventListener("keydown", function (event) {
+    if (typing(event)) {
+      lastTypedAt = performance.now();
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey) return;
-    if (typing(event.target)) return;
+    if (event.isComposing || event.key === "Process" || event.key === "Dead") return;
+    if (droppedWhileTyping()) {
+      lastTypedAt = performance.now();
+      return;
+    }
     if (event.key === "Enter" && !(document.activeElement && document.activeElement.closest("[data-nav-item]"))) return;
     var action = actions[event.key];
     if (!action) return;
     event.preventDefault();
     action();
+  });
+
+  // The person moved on: a click, or the focus on something that is not a field.
+  document.addEventListener("pointerdown", function () { lastTypedAt = -Infinity; }, true);
+  document.addEventListener("focusin", function (event) {
+    if (!field(event.target)) lastTypedAt = -Infinity;
   });
 
   document.addEventListener("click", function (event) {
