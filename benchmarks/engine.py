@@ -3,10 +3,13 @@
     make bench-engine        # or: .venv/bin/python benchmarks/engine.py [--incidents 10000] [--subscribers 10000]
 
 1. 10,000 incidents whose response target passes in the same minute: seconds from the
-   first sweep until every one is marked breached and escalated (its escalation step run
-   and both incident managers' emails accepted by a local SMTP server), with 1 worker and
-   with 2 workers (each a Celery worker process with concurrency 1; `--workers 1,2,4`),
-   and each worker's largest RSS (its main process and its pool process) during the run.
+   first sweep until every one is marked breached (its step run, its timeline and its
+   escalation notice written), until every notice is expanded into its two messages, and
+   until both incident managers' emails are accepted by a local SMTP server, with 1
+   worker and with 2 workers (each a Celery worker process with concurrency 1;
+   `--workers 1,2,4`), and each worker's largest RSS (its main process and its pool
+   process) during the run. `--profile N` instead runs the sweep of N such incidents,
+   then the expansion of their notices, in this process under cProfile.
 2. One public update on a major incident whose service has 10,000 subscribers: the update
    request's own latency (it writes one fan-out row; workers expand it into outbox rows),
    then seconds until all 10,000 emails are handed to the local SMTP server, with 1 and
@@ -164,7 +167,7 @@ def reset_breaching():
 def run_breach_scenario(env, tmp, count, workers):
     from django.utils import timezone
 
-    from incidents.models import Incident, OutboundMessage
+    from incidents.models import FanOut, Incident, OutboundMessage
     from tests.processes.harness import Processes, wait_for
 
     reset_breaching()
@@ -180,14 +183,51 @@ def run_breach_scenario(env, tmp, count, workers):
             started = time.monotonic()
             wait_for(lambda: not Incident.objects.filter(response_breached=False).exists(), 900, "every breach", 0.2)
             marked = time.monotonic() - started
+            wait_for(lambda: not FanOut.objects.filter(expanded_at__isnull=True).exists(), 900, "every notice expanded", 0.2)
+            expanded = time.monotonic() - started
             wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() >= 2 * count, 900, "every email", 0.2)
             escalated = time.monotonic() - started
     finally:
         processes.stop()
     peak = rss.report()
-    return {"incidents": count, "workers": workers, "marked_s": round(marked, 1), "escalated_s": round(escalated, 1),
+    return {"incidents": count, "workers": workers, "marked_s": round(marked, 1), "expanded_s": round(expanded, 1),
+            "escalated_s": round(escalated, 1),
             "per_second": round(count / escalated, 1), "rss": peak,
             "max_worker_rss_mb": max((max(w.values()) for w in peak.values()), default=None)}  # fmt: skip
+
+
+def profile_breaches(count, top=30):
+    """The sweep of `count` breaching incidents, then the expansion of its notices, each run
+    in this process under cProfile: wall seconds, statements, and the functions that cost
+    the most (own time, then cumulative)."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from incidents import engine, fanout
+
+    reset_breaching()
+    moment = make_breaching(count, timezone.now()) + timedelta(seconds=1)
+    figures = {"incidents": count}
+    for name, work in (("sweep", lambda: engine.sweep_timers(moment, budget_seconds=3600)),
+                       ("expansion", lambda: fanout.expand_due(budget_seconds=3600))):  # fmt: skip
+        profiler = cProfile.Profile()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            profiler.enable()
+            done = work()
+            profiler.disable()
+            elapsed = time.perf_counter() - started
+        figures[name] = {"done": done, "seconds": round(elapsed, 2), "ms_per_incident": round(1000 * elapsed / count, 3),
+                         "statements": len(queries)}  # fmt: skip
+        log(f"{name}: {json.dumps(figures[name])}")
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)
+    return figures
 
 
 def update_latencies(person, incident, requests):
@@ -277,6 +317,8 @@ def main():
     parser.add_argument("--only", choices=["breaches", "subscribers"], help="run one scenario")
     parser.add_argument("--workers", default="1,2", help="worker counts to run each scenario with, e.g. 1,2,4")
     parser.add_argument("--requests", type=int, default=50, help="update requests timed before the workers start")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="instead: profile the sweep and the expansion of N breaching incidents in-process (cProfile)")
     parser.add_argument("--smtp-seconds", type=int, default=900,
                         help="stop waiting for the SMTP hand-off after this long; report how many were handed")  # fmt: skip
     args = parser.parse_args()
@@ -297,6 +339,13 @@ def main():
             "ALLOWED_HOSTS": "testserver,127.0.0.1", "API_THROTTLE_RATE": "off",
         }  # fmt: skip
         django_setup(env)
+        if args.profile:
+            redis.stop()
+            results["profile"] = profile_breaches(args.profile)
+            out = ROOT / "benchmarks" / "results"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"engine-profile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json").write_text(json.dumps(results, indent=2))
+            return
         try:
             counts = [int(n) for n in args.workers.split(",")]
             for workers in counts if args.only != "subscribers" else ():
@@ -311,10 +360,11 @@ def main():
         finally:
             redis.stop()
     print()
-    print("Breaches in one minute   workers  marked (s)  marked+escalated+mailed (s)  incidents/s  largest worker RSS (MB)")
+    print("Breaches in one minute   workers  marked (s)  notices expanded (s)  marked+escalated+mailed (s)  incidents/s"
+          "  largest worker RSS (MB)")  # fmt: skip
     for row in results["breaches"]:
-        print(f"{row['incidents']:>22}  {row['workers']:>7}  {row['marked_s']:>10}  {row['escalated_s']:>27}  {row['per_second']:>11}"
-              f"  {row['max_worker_rss_mb']:>23}")
+        print(f"{row['incidents']:>22}  {row['workers']:>7}  {row['marked_s']:>10}  {row['expanded_s']:>20}  {row['escalated_s']:>27}"
+              f"  {row['per_second']:>11}  {row['max_worker_rss_mb']:>23}")
     for subs in results["subscribers"]:
         print(f"\nMajor-incident update to {subs['subscribers']} subscribers ({subs['messages']} messages, {subs['workers']} worker(s)):"
               f" request {subs['update_s']} s (API: p50 {subs['update_p50_ms']} ms, p95 {subs['update_p95_ms']} ms,"

@@ -94,12 +94,13 @@ def _clock(incident, now, events, clock):
         setattr(incident, warned, True)
         fields.append(warned)
         if now < due_at:
-            events.append(_event(incident, Kind.WARNING, now, clock=clock, due_at=due_at.isoformat()))
+            event = _event(incident, Kind.WARNING, now, clock=clock, due_at=due_at.isoformat())
+            events.append(event)
             who = [notify.Recipient(incident.assignee.email)] if incident.assignee_id else notify.team_members(incident)
-            notify.queue_email(
+            notify.queue_notice(
                 incident, who, headline=escalation.warning_headline(clock, incident.title),
                 body=f"The {clock} target is due at {due_at:%Y-%m-%d %H:%M} UTC.",
-                key=f"warn:{clock}:{incident.pk}", now=now,
+                key=f"warn:{clock}:{incident.pk}", now=now, event=event,
             )  # fmt: skip
     if not getattr(incident, breached) and now >= due_at:
         setattr(incident, breached, True)
@@ -110,15 +111,19 @@ def _clock(incident, now, events, clock):
 
 
 def _run_step(incident, step, now, events):
+    """Run one due escalation step: its timeline event records what was decided now (for
+    a notification, whom it tells); the message itself is a notice a worker renders and
+    sends afterwards (`notify.queue_notice`)."""
     fields = []
-    data = {"step": step.number, "action": step.action, "anchor": step.anchor}
+    event = _event(incident, Kind.ESCALATED, now, mode="policy", step=step.number, action=step.action, anchor=step.anchor)
+    data = event.data
     key = f"step:{incident.pk}:{step.index}"
     if step.action == "notify":
         people = notify.step_recipients(incident, step)
         data["targets"] = [p.email for p in people]
-        notify.queue_email(
+        notify.queue_notice(
             incident, people, headline=step.headline(incident.title),
-            body=step.body(incident.procedure_version.procedure.name), key=key, now=now,
+            body=step.body(incident.procedure_version.procedure.name), key=key, now=now, event=event,
         )  # fmt: skip
     elif step.action == "raise_level":
         incident.escalation_level += 1
@@ -129,26 +134,24 @@ def _run_step(incident, step, now, events):
         if team is not None and team.pk != incident.team_id:
             data |= {"before": incident.team.slug if incident.team_id else None, "after": team.slug}
             fields += [*lifecycle.hand_over(incident, team), *durations.escalated(incident), *durations.team_changed(incident)]
-            notify.queue_email(
+            notify.queue_notice(
                 incident, notify.team_members(incident, team),
-                headline=step.headline(incident.title, team_name=team.name), key=key, now=now,
+                headline=step.headline(incident.title, team_name=team.name), key=key, now=now, event=event,
             )  # fmt: skip
     else:
         data["supplier"] = step.targets["supplier"]
-    events.append(_event(incident, Kind.ESCALATED, now, mode="policy", **data))
+    events.append(event)
     return fields
 
 
-def fire_timers(incident, now, done=None, runs=None):
-    """Everything due on one locked incident, in the caller's transaction. A sweep passes
-    the steps already done and a list to gather new step runs in; alone, it saves them."""
+def fire_timers(incident, now, done, runs):
+    """Everything due on one locked incident of a sweep's batch: `done` holds the steps
+    already run, new step runs go to `runs`; returns the new timeline events (unsaved)
+    and the fields changed. The batch saves them, and writes the notices gathered in its
+    `outbox.collecting()` block after the events they point at."""
     events, fields = [], []
     fields += _clock(incident, now, events, "response")
     fields += _clock(incident, now, events, "resolution")
-    alone = runs is None
-    if done is None:
-        done = set(EscalationStepRun.objects.filter(incident=incident).values_list("step", flat=True))
-    runs = [] if alone else runs
     for step in escalation.steps(incident.escalation_policy):
         if step.index in done:
             continue
@@ -161,23 +164,20 @@ def fire_timers(incident, now, done=None, runs=None):
         fields += _run_step(incident, step, now, events)
     if incident.is_major and incident.next_update_due_at is not None and now >= incident.next_update_due_at:
         due = incident.next_update_due_at
-        events.append(_event(incident, Kind.UPDATE_DUE, now, due_at=due.isoformat()))
+        event = _event(incident, Kind.UPDATE_DUE, now, due_at=due.isoformat())
+        events.append(event)
         lead = incident.comms_lead
         if lead is not None:
-            notify.queue_email(
+            notify.queue_notice(
                 incident, [notify.Recipient(lead.email)],
                 headline=f"Stakeholder update due: {incident.title}",
                 body="The next update to stakeholders on this major incident is due now.",
-                key=f"update-due:{incident.pk}:{due.isoformat()}", now=now,
+                key=f"update-due:{incident.pk}:{due.isoformat()}", now=now, event=event,
             )  # fmt: skip
         incident.next_update_due_at = now + timedelta(seconds=update_cadence_for(incident))
         fields.append("next_update_due_at")
     reschedule(incident, done)
     incident.updated_at = now if events else incident.updated_at
-    if alone:
-        EscalationStepRun.objects.bulk_create(runs)
-        TimelineEvent.objects.bulk_create(events)
-        incident.save(update_fields=sorted({*fields, "next_timer_at", "updated_at"}))
     return events, fields
 
 
@@ -272,13 +272,17 @@ def sweep_deadlines(now=None, *, batch=BATCH):
             people = notify.team_members(incident) + notify.level_people(incident, 5)
             if now >= deadline.due_at:
                 deadline.breached = True
-                TimelineEvent.objects.create(incident=incident, kind=Kind.DEADLINE_MISSED, at=now, data={"deadline": deadline.name})
-                notify.queue_email(incident, people, headline=escalation.deadline_headline(deadline.name, missed=True), key=f"deadline-missed:{deadline.pk}", now=now)
+                event = TimelineEvent.objects.create(incident=incident, kind=Kind.DEADLINE_MISSED, at=now, data={"deadline": deadline.name})
+                notify.queue_notice(
+                    incident, people, headline=escalation.deadline_headline(deadline.name, missed=True),
+                    key=f"deadline-missed:{deadline.pk}", now=now, event=event,
+                )  # fmt: skip
             else:
-                TimelineEvent.objects.create(incident=incident, kind=Kind.WARNING, at=now, data={"deadline": deadline.name, "due_at": deadline.due_at.isoformat()})
-                notify.queue_email(
+                event = TimelineEvent.objects.create(incident=incident, kind=Kind.WARNING, at=now, data={"deadline": deadline.name, "due_at": deadline.due_at.isoformat()})
+                notify.queue_notice(
                     incident, people, headline=escalation.deadline_headline(deadline.name, missed=False),
                     body=f"Due at {deadline.due_at:%Y-%m-%d %H:%M} UTC.", key=f"deadline-remind:{deadline.pk}", now=now,
+                    event=event,
                 )  # fmt: skip
             deadline.reminded = True
             deadline.remind_at = deadline.due_at if not deadline.breached else deadline.remind_at

@@ -1,14 +1,17 @@
-"""Expand announcements (FanOut rows) into outbox messages, a batch at a time.
+"""Expand announcements and notices (FanOut rows) into outbox messages, a batch at a time.
 
 A request that announces something writes one FanOut row (incidents.notify.queue_fanout)
-and answers; workers expand it here. Each batch is one transaction that holds the
-fan-out's row lock (SKIP LOCKED: two workers never expand the same one at once), writes
-the batch's messages with unique dedupe keys and moves the cursor on. A worker killed
-mid-batch rolls its transaction back whole; the next one redoes the batch, and the
-dedupe keys make every recipient's message exist exactly once."""
+and answers; a sweep that escalates, warns or reminds writes one compact notice per
+incident (incidents.notify.queue_notice) and goes on; workers expand both here. Each
+batch is one transaction that holds the rows' locks (SKIP LOCKED: two workers never
+expand the same one at once), writes the batch's messages with unique dedupe keys and
+moves the cursor on (an announcement) or marks the batch's notices expanded. A worker
+killed mid-batch rolls its transaction back whole; the next one redoes the batch, and
+the dedupe keys make every recipient's message exist exactly once."""
 
 import logging
 import time
+from itertools import takewhile
 
 from django.conf import settings
 from django.db import transaction
@@ -16,7 +19,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from incidents import notify, outbox
-from incidents.models import FanOut, OutboundMessage, ServiceSubscription, StatusSubscriber
+from incidents.models import (
+    FanOut,
+    Incident,
+    OutboundMessage,
+    ServiceSubscription,
+    StatusSubscriber,
+)
 
 logger = logging.getLogger(__name__)
 Stage = FanOut.Stage
@@ -61,6 +70,30 @@ def _rows(fanout, recipients):
     )  # fmt: skip
 
 
+def _notice_rows(notice, now):
+    """A notice's messages, rendered from the words and facts the sweep recorded (the
+    incident as it stood then, not as it stands now), to its named recipients."""
+    incident = Incident(pk=notice.incident_id)  # the reference and the link need its id only
+    shown = notice.facts
+    subject, text, html = notify.render_email(incident, headline=notice.headline, body=shown.get("body", ""), shown=shown)
+    recipients = [notify.Recipient(email, subscription_id) for email, subscription_id in notice.direct]
+    rows = notify.email_rows(incident, recipients, subject=subject, text=text, html=html, key=notice.key, now=now, fanout=notice)
+    for row in rows:
+        row.created_at = notice.created_at  # queued when the sweep decided; due from now
+    return rows
+
+
+def _expand_notices(notices):
+    """Write the messages of claimed notices and mark them expanded: one INSERT, one UPDATE."""
+    now = timezone.now()
+    rows = []
+    for notice in notices:
+        rows += _notice_rows(notice, now)
+    outbox.store(rows)
+    FanOut.objects.filter(pk__in=[notice.pk for notice in notices]).update(stage=Stage.DONE, cursor=0, expanded_at=now)
+    return len(rows)
+
+
 def _expand_step(fanout, batch):
     """Write the next batch of one fan-out's messages and move its cursor; returns how many."""
     if fanout.stage == Stage.DIRECT:
@@ -95,19 +128,23 @@ def _expand_step(fanout, batch):
 
 
 def expand_one(batch=None):
-    """Claim the oldest fan-out not yet expanded and write its next batch. None when there is
-    nothing to claim (all done, or every pending one held by another worker)."""
+    """Claim the oldest fan-outs not yet expanded and write the next batch: the oldest
+    announcement's next `batch` recipients, or the notices before it, up to a tenth of
+    `batch` of them (each tells a few people). Returns how many messages it wrote; None
+    when there is nothing to claim (all done, or every pending one held by another worker)."""
+    batch = batch or settings.FANOUT_BATCH_SIZE
     with transaction.atomic():
-        fanout = (
+        # Locked past the first announcement are released unread at the commit, for the next batch.
+        claimed = list(
             FanOut.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("incident__service", "service")
             .filter(expanded_at__isnull=True)
-            .order_by("created_at", "pk")
-            .first()
+            .order_by("created_at", "pk")[: max(1, batch // 10)]
         )
-        if fanout is None:
+        if not claimed:
             return None
-        return _expand_step(fanout, batch or settings.FANOUT_BATCH_SIZE)
+        if claimed[0].facts is None:
+            return _expand_step(claimed[0], batch)
+        return _expand_notices(list(takewhile(lambda row: row.facts is not None, claimed)))
 
 
 def expand_due(*, batch=None, budget_seconds=45):

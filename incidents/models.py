@@ -532,7 +532,12 @@ class FanOut(models.Model):
     """One announcement (a declaration, a public update, a resolution) to an audience that
     may be large. The request writes this row; workers expand it into outbox rows a batch
     at a time (incidents.fanout). The audience is a snapshot: the few named recipients are
-    listed here, the service's subscriptions are those active at `as_of`."""
+    listed here, the service's subscriptions are those active at `as_of`.
+
+    A sweep's notice (an escalation, an SLA warning, a reminder: a few named recipients)
+    is a FanOut too, written compact: no rendered message, only `facts` (its words and
+    what it shows of the incident, as they stood when the sweep decided); the worker that
+    expands it renders the message from them."""
 
     class Stage(models.IntegerChoices):
         DIRECT = 0, "Named recipients"
@@ -569,6 +574,9 @@ class FanOut(models.Model):
     public_html = models.TextField(blank=True)
     public_thread = models.CharField(max_length=200, blank=True)
     as_of = models.DateTimeField()
+    # A notice's words and facts ({"body", "title", "status", "priority", "service"}); then
+    # subject, body and html are empty, and the expansion renders them. Null for announcements.
+    facts = models.JSONField(null=True, blank=True)
     stage = models.PositiveSmallIntegerField(choices=Stage.choices, default=Stage.DIRECT)
     # The last subscription id expanded in the current stage.
     cursor = models.BigIntegerField(default=0)

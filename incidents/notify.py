@@ -108,17 +108,30 @@ def incident_link(incident):
     return f"{settings.SITE_URL}{before}{quote(incident.reference, safe='')}{after}"
 
 
-def render_email(incident, *, headline, body="", marker=_PLACEHOLDER):
-    """Subject, text and HTML of an incident message; the footer is `marker`, which
-    `email_rows` fills per recipient (an unsubscribe link for optional subscribers)."""
-    context = {
-        "headline": one_line(headline, 300),
-        "body": body,
-        "reference": incident.reference,
+def facts(incident):
+    """What an incident message shows of the incident, as it stands now."""
+    return {
         "title": incident.title,
         "status": incident.get_status_display(),
         "priority": incident.priority,
         "service": incident.service.name if incident.service_id else "",
+    }
+
+
+def render_email(incident, *, headline, body="", marker=_PLACEHOLDER, shown=None):
+    """Subject, text and HTML of an incident message; the footer is `marker`, which
+    `email_rows` fills per recipient (an unsubscribe link for optional subscribers).
+    `shown`: the incident's `facts()` as they stood when the message was decided (a
+    notice's); by default as they stand now."""
+    shown = shown or facts(incident)
+    context = {
+        "headline": one_line(headline, 300),
+        "body": body,
+        "reference": incident.reference,
+        "title": shown["title"],
+        "status": shown["status"],
+        "priority": shown["priority"],
+        "service": shown["service"],
         "link": incident_link(incident),
         "footer": marker,
         "footer_html": marker,
@@ -160,12 +173,32 @@ def email_rows(incident, recipients, *, subject, text, html, key, now, service_n
 
 def queue_email(incident, recipients, *, headline, body="", key, now):
     """Queue one message per distinct address now, in the caller's transaction (for small
-    audiences: escalation targets, reminders). Announcements go through `queue_fanout`."""
+    audiences a request tells: the assignee of a reply, a review action's owner). The
+    sweeps' messages go through `queue_notice`, announcements through `queue_fanout`."""
     subject, text, html = render_email(incident, headline=headline, body=body)
     service_name = incident.service.name if incident.service_id else ""
     rows = email_rows(incident, recipients, subject=subject, text=text, html=html, key=key, now=now, service_name=service_name)
     outbox.store(rows)
     return len(rows)
+
+
+def queue_notice(incident, recipients, *, headline, body="", key, now, event=None):
+    """A sweep's message to a few named people (an escalation, an SLA warning, a reminder,
+    a deadline): one compact FanOut row in the caller's transaction (with the sweep's
+    others in one INSERT, inside `outbox.collecting()`), holding the recipients, the
+    words and what the message shows of the incident as it stands now. A worker renders
+    it and writes its outbox rows later (incidents.fanout), each keyed by `key` and the
+    address as `queue_email`'s are, so a storm of breaches is marked without rendering or
+    storing a message. Nobody to tell, nothing written."""
+    direct = [[r.email, r.subscription_id] for r in recipients]
+    if not direct:
+        return None
+    notice = FanOut(
+        incident=incident, event=event, key=key, headline=one_line(headline, 300), subject="", body="", html="",
+        marker="", direct=direct, facts=facts(incident) | {"body": body}, as_of=now, created_at=now,
+    )  # fmt: skip
+    outbox.store_notices([notice])
+    return notice
 
 
 STATUS_UNSUBSCRIBE_SALT = "firebreak.status-unsubscribe"

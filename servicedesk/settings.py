@@ -414,7 +414,8 @@ API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maxi
 # Outbound webhooks may go to loopback, link-local and private addresses only when true
 # (incidents.egress): a chat server on the desk's own network; the tests' local receivers.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
-# How many recipients a worker adds to an announcement per transaction (incidents.fanout).
+# How many recipients a worker adds to an announcement per transaction (incidents.fanout);
+# a tenth of it, how many of the sweeps' notices it renders per transaction.
 FANOUT_BATCH_SIZE = env_int("FANOUT_BATCH_SIZE", 1000, minimum=10, maximum=10000)
 
 REST_FRAMEWORK = {

@@ -7,10 +7,10 @@ import pytest
 import time_machine
 from django.core import mail
 
-from incidents import services
+from incidents import fanout, services
 from incidents.delivery import deliver_due
 from incidents.engine import sweep_deadlines, sweep_timers
-from incidents.models import EscalationStepRun, Incident, OutboundMessage, TimelineEvent
+from incidents.models import EscalationStepRun, FanOut, Incident, OutboundMessage, TimelineEvent
 from procedures.models import ProcedureVersion
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +22,11 @@ def at(minutes):
 
 
 def sweep(minutes):
+    """Sweep at a moment, then let a worker turn the sweep's notices into messages."""
     with time_machine.travel(at(minutes), tick=False):
-        return sweep_timers(), sweep_deadlines()
+        swept = sweep_timers(), sweep_deadlines()
+        fanout.expand_due()
+        return swept
 
 
 def kinds(incident):
@@ -202,6 +205,8 @@ def test_two_sweeps_at_once_never_double_an_effect(world, version):
         thread.join()
     assert TimelineEvent.objects.filter(kind="breached").count() == 60
     assert EscalationStepRun.objects.count() == 60
+    assert FanOut.objects.filter(key__startswith="step:").count() == 60
+    fanout.expand_due()
     assert OutboundMessage.objects.filter(subject__contains="Escalation").count() == 120
     assert Incident.objects.filter(pk__in=[i.pk for i in incidents], response_breached=True).count() == 60
     mail.outbox.clear()
@@ -224,3 +229,52 @@ def test_a_sweep_writes_its_batch_with_one_update(world, version):
     second.refresh_from_db()
     assert (first.escalation_level, first.team_id, first.next_timer_at, first.response_breached) == (2, world.infra.pk, None, True)
     assert (second.escalation_level, second.team_id, second.status) == (1, None, "new")
+
+
+def test_the_sweep_marks_the_breach_and_leaves_the_mail_to_a_worker(world, incident):
+    with time_machine.travel(at(45), tick=False):
+        assert sweep_timers() == 1
+    incident.refresh_from_db()
+    assert incident.response_breached
+    escalated = TimelineEvent.objects.get(incident=incident, kind="escalated")
+    assert escalated.at == at(45) and escalated.data["targets"] == ["l4@example.com", "l5@example.com"]
+    # Nothing rendered, no message yet: one compact notice, pointing at the event it tells of.
+    assert not OutboundMessage.objects.filter(incident=incident).exists()
+    notice = FanOut.objects.get(incident=incident, key=f"step:{incident.pk}:0")
+    assert notice.event == escalated and notice.expanded_at is None and notice.body == notice.html == ""
+    assert notice.direct == [["l4@example.com", None], ["l5@example.com", None]]
+    assert notice.facts["title"] == "Printer on fire"
+    # Renamed and started before a worker gets to it: the mail still says what was true when
+    # the sweep decided, and was queued then; it is due from the moment it was written.
+    with time_machine.travel(at(46), tick=False):
+        services.incident_update(actor=world.people[3], incident=incident, title="Printer melted")
+        services.incident_start(actor=world.people[3], incident=Incident.objects.get(pk=incident.pk))
+        assert fanout.expand_due() == 2
+    assert Incident.objects.get(pk=incident.pk).status == "in_progress"
+    messages = OutboundMessage.objects.filter(fanout=notice).order_by("to")
+    assert [m.to for m in messages] == ["l4@example.com", "l5@example.com"]
+    for message in messages:
+        assert message.subject == f"[{incident.reference}] Escalation (the response target): Printer on fire"
+        assert "Printer melted" not in message.body and "Status: New" in message.body
+        assert "Printer on fire" in message.html and "Step 1 of the escalation policy" in message.body
+        assert (message.created_at, message.next_attempt_at) == (at(45), at(46))
+    notice.refresh_from_db()
+    assert notice.expanded_at == at(46)
+
+
+def test_a_sweep_costs_the_same_statements_for_3_or_30_incidents(world, version, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def due(count):
+        with time_machine.travel(T0, tick=False):
+            created = [world.incident(title=f"n{n}") for n in range(count)]
+        with CaptureQueriesContext(connection) as queries, time_machine.travel(at(50), tick=False):
+            assert sweep_timers() == count
+        assert Incident.objects.filter(pk__in=[i.pk for i in created], response_breached=True).count() == count
+        return [q["sql"] for q in queries]
+
+    few, many = due(3), due(30)
+    assert len(many) == len(few) <= 17
+    assert not any("incidents_outboundmessage" in statement for statement in many)  # no message in the sweep
+    assert FanOut.objects.filter(key__startswith="step:").count() == 33

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import fanout, services
+from incidents import fanout, notify, outbox, services
 from incidents.delivery import claim, deliver_batch
 from incidents.models import FanOut, Incident, OutboundMessage, ServiceSubscription
 from incidents.subscriptions import subscription_unsubscribe
@@ -139,3 +139,71 @@ def test_delivery_progress_for_the_comms_lead_and_level_4(world, major, client, 
     # The lead of a procedure that lets level 3 lead communications sees it too.
     Incident.objects.filter(pk=major.pk).update(comms_lead=world.people[3])
     assert "h-delivery" in client.get(detail_url(major)).content.decode()
+
+
+def _notices(world, count, *, now=None):
+    """`count` incidents, each with a sweep's notice to l4 and l5 (as an escalation writes)."""
+    now = now or timezone.now()
+    people = [notify.Recipient("l4@example.com"), notify.Recipient("l5@example.com")]
+    written = []
+    for n in range(count):
+        incident = world.incident(title=f"Breaching {n}")
+        written.append(notify.queue_notice(incident, people, headline=f"Escalation: Breaching {n}", key=f"step:{incident.pk}:0", now=now))
+    return written
+
+
+def test_notices_expand_many_to_a_transaction_with_a_few_statements(world):
+    _notices(world, 12)
+    with CaptureQueriesContext(connection) as queries:
+        assert fanout.expand_one(batch=100) == 20  # a tenth of the batch: 10 notices, 2 messages each
+    # The transaction, the claim, one INSERT of the messages, one UPDATE of the notices.
+    assert len(queries) <= 5
+    assert FanOut.objects.filter(expanded_at__isnull=True).count() == 2
+    assert fanout.expand_due(batch=100) == 4
+    assert OutboundMessage.objects.count() == 24
+    assert set(OutboundMessage.objects.values_list("subject", flat=True)) == {
+        f"[{incident.reference}] Escalation: Breaching {n}" for n, incident in enumerate(Incident.objects.order_by("pk"))
+    }
+
+
+def test_an_announcement_waits_for_the_notices_before_it_and_goes_alone(world, major):
+    now = timezone.now()
+    early = _notices(world, 2, now=now - timedelta(seconds=2))
+    event = _update(world, major)
+    FanOut.objects.filter(event=event).update(created_at=now - timedelta(seconds=1))
+    late = _notices(world, 2, now=now)
+    assert fanout.expand_one(batch=100) == 4  # the two notices before it only
+    rows = FanOut.objects.filter(key__in=[n.key for n in early + late]).order_by("created_at", "pk")
+    assert [row.expanded_at is not None for row in rows] == [True, True, False, False]
+    assert fanout.expand_one(batch=100) == 2  # the update's named recipients, alone
+    assert fanout.expand_one(batch=100) == 0  # its subscribers (none), alone
+    assert fanout.expand_one(batch=100) == 4
+    assert fanout.expand_one(batch=100) is None
+
+
+def test_a_notice_batch_that_dies_is_redone_and_nobody_gets_two(world, monkeypatch):
+    notices = _notices(world, 6)
+    real_store = outbox.store
+
+    def store_then_die(rows):
+        real_store(rows)
+        raise SystemExit("worker killed after writing the messages, before marking the notices")
+
+    monkeypatch.setattr(outbox, "store", store_then_die)
+    with pytest.raises(SystemExit):
+        fanout.expand_one(batch=100)
+    monkeypatch.setattr(outbox, "store", real_store)
+    assert OutboundMessage.objects.count() == 0  # the dead batch rolled back whole
+    assert FanOut.objects.filter(expanded_at__isnull=True).count() == 6
+    assert fanout.expand_due(batch=100) == 12
+    # A crashed worker's task coming back later with the same notices writes nothing new.
+    FanOut.objects.filter(key__in=[n.key for n in notices]).update(stage=FanOut.Stage.DIRECT, expanded_at=None)
+    assert fanout.expand_due(batch=100) == 12  # attempted, and every one conflicts on its key
+    pairs = list(OutboundMessage.objects.values_list("fanout", "to"))
+    assert len(pairs) == len(set(pairs)) == 12
+
+
+def test_a_notice_to_nobody_is_not_written(world):
+    incident = world.incident()
+    assert notify.queue_notice(incident, [], headline="Escalation", key="step:x", now=timezone.now()) is None
+    assert not FanOut.objects.exists()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from incidents import services
+from incidents import fanout, services
 from incidents.engine import sweep_deadlines, sweep_timers
 from incidents.models import OutboundMessage
 from procedures.models import Calendar, Procedure, ProcedureVersion
@@ -57,6 +57,7 @@ def test_the_engine_sends_what_the_dry_run_predicted(world, procedure):
     for moment in sorted({at for at, _, _ in expected}):
         sweep_timers(moment)
         sweep_deadlines(moment)
+    fanout.expand_due()  # the sweeps' notices become messages, each queued when its sweep decided
 
     prefix = f"[{incident.reference}] "
     sent = sorted(

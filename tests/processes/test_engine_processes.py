@@ -1,6 +1,7 @@
-"""The engine with real processes: a worker killed with SIGKILL mid-sweep, Redis gone for
-30 seconds while incidents are created, two beats at once. Real PostgreSQL, a private
-Redis, real Celery workers and a real SMTP server."""
+"""The engine with real processes: a worker killed with SIGKILL mid-sweep, or while it
+turns the sweep's notices into messages, Redis gone for 30 seconds while incidents are
+created, two beats at once. Real PostgreSQL, a private Redis, real Celery workers and a
+real SMTP server."""
 
 import json
 import time
@@ -10,10 +11,11 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from incidents import services
-from incidents.models import EscalationStepRun, Incident, OutboundMessage, TimelineEvent
+from incidents.models import EscalationStepRun, FanOut, Incident, OutboundMessage, TimelineEvent
 from procedures.models import ProcedureVersion
 from skills.services import token_issue
 from tests.processes.harness import Processes, Redis, Sink, environment, free_port, wait_for
@@ -22,12 +24,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def stack(tmp_path):
+def stack(request, tmp_path):
     redis, sink = Redis(tmp_path), Sink()
     redis.start()
     with sink:
         env = environment(
             connection.settings_dict, CELERY_BROKER_URL=redis.url, EMAIL_HOST="127.0.0.1", EMAIL_PORT=sink.port,
+            **getattr(request, "param", {}),
         )  # fmt: skip
         processes = Processes(env, tmp_path)
         try:
@@ -89,6 +92,27 @@ def test_kill_minus_9_a_worker_mid_sweep(world, escalating, stack):
     time.sleep(2)  # anything sent twice would arrive now
     _assert_each_effect_once(1000, sink, resent_at_most=2)
     assert Incident.objects.filter(response_breached=False).count() == 0
+
+
+# FANOUT_BATCH_SIZE 10: one notice (two messages) per transaction, so the kill lands mid-expansion.
+@pytest.mark.parametrize("stack", [{"FANOUT_BATCH_SIZE": 10}], indirect=True)
+def test_kill_minus_9_the_worker_expanding_the_notices(world, escalating, stack):
+    redis, sink, processes = stack
+    _register_overdue(world, 1000)
+    notices = FanOut.objects.filter(key__startswith="step:")
+    first = processes.worker("worker-a")
+    processes.beat("beat")
+    wait_for(lambda: OutboundMessage.objects.filter(subject__contains="Escalation").count() >= 40, 120, "the first notices expanded", 0.02)
+    processes.kill9(first)
+    assert notices.filter(expanded_at__isnull=True).exists(), "every notice was expanded before the kill; the test proves nothing"
+    processes.worker("worker-b")
+    wait_for(lambda: _breaches() == 1000, 180, "every breach")
+    wait_for(lambda: OutboundMessage.objects.filter(state="sent").count() == 2000, 180, "every email")
+    time.sleep(2)  # anything sent twice would arrive now
+    _assert_each_effect_once(1000, sink, resent_at_most=2)
+    assert notices.count() == 1000 and not notices.filter(expanded_at__isnull=True).exists()
+    per_notice = OutboundMessage.objects.filter(fanout__in=notices).values("fanout").annotate(n=Count("pk"))
+    assert len(per_notice) == 1000 and {row["n"] for row in per_notice} == {2}
 
 
 def test_two_beats_and_two_workers_do_each_effect_once(world, escalating, stack):
