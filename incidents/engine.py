@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
@@ -181,9 +182,10 @@ def fire_timers(incident, now, done, runs):
     return events, fields
 
 
-def sweep_timers(now=None, *, batch=BATCH, budget_seconds=45):
-    """Claim due incidents a batch at a time until none are due or the budget is spent.
-    Returns how many incidents were processed."""
+def sweep_timers(now=None, *, batch=None, budget_seconds=45):
+    """Claim due incidents a batch at a time (`SLA_SWEEP_BATCH`) until none are due or the
+    budget is spent. Returns how many incidents were processed."""
+    batch = batch or settings.SLA_SWEEP_BATCH
     started, processed = time.monotonic(), 0
     while time.monotonic() - started < budget_seconds:
         moment = now or timezone.now()

@@ -65,7 +65,7 @@ def _after(fanout, stage):
 def _rows(fanout, recipients):
     service_name = fanout.service.name if fanout.service_id else ""
     return notify.email_rows(
-        fanout.incident, recipients, subject=fanout.subject, text=fanout.body, html=fanout.html,
+        fanout.incident_id, recipients, subject=fanout.subject, text=fanout.body, html=fanout.html,
         key=fanout.key, now=timezone.now(), service_name=service_name, fanout=fanout, marker=fanout.marker,
     )  # fmt: skip
 
@@ -73,11 +73,14 @@ def _rows(fanout, recipients):
 def _notice_rows(notice, now):
     """A notice's messages, rendered from the words and facts the sweep recorded (the
     incident as it stood then, not as it stands now), to its named recipients."""
-    incident = Incident(pk=notice.incident_id)  # the reference and the link need its id only
     shown = notice.facts
-    subject, text, html = notify.render_email(incident, headline=notice.headline, body=shown.get("body", ""), shown=shown)
+    subject, text, html = notify.render_message(
+        Incident.reference_of(notice.incident_id), headline=notice.headline, body=shown.get("body", ""), shown=shown
+    )
     recipients = [notify.Recipient(email, subscription_id) for email, subscription_id in notice.direct]
-    rows = notify.email_rows(incident, recipients, subject=subject, text=text, html=html, key=notice.key, now=now, fanout=notice)
+    rows = notify.email_rows(
+        notice.incident_id, recipients, subject=subject, text=text, html=html, key=notice.key, now=now, fanout=notice
+    )
     for row in rows:
         row.created_at = notice.created_at  # queued when the sweep decided; due from now
     return rows
@@ -129,7 +132,7 @@ def _expand_step(fanout, batch):
 
 def expand_one(batch=None):
     """Claim the oldest fan-outs not yet expanded and write the next batch: the oldest
-    announcement's next `batch` recipients, or the notices before it, up to a tenth of
+    announcement's next `batch` recipients, or the notices before it, up to a quarter of
     `batch` of them (each tells a few people). Returns how many messages it wrote; None
     when there is nothing to claim (all done, or every pending one held by another worker)."""
     batch = batch or settings.FANOUT_BATCH_SIZE
@@ -138,7 +141,7 @@ def expand_one(batch=None):
         claimed = list(
             FanOut.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(expanded_at__isnull=True)
-            .order_by("created_at", "pk")[: max(1, batch // 10)]
+            .order_by("created_at", "pk")[: max(1, batch // 4)]
         )
         if not claimed:
             return None

@@ -275,7 +275,11 @@ class Incident(models.Model):
 
     @property
     def reference(self):
-        return f"INC-{self.pk:06d}"
+        return self.reference_of(self.pk)
+
+    @staticmethod
+    def reference_of(pk):
+        return f"INC-{pk:06d}"
 
     @staticmethod
     def pk_from_reference(reference):
@@ -546,15 +550,19 @@ class FanOut(models.Model):
         DONE = 9, "Expanded"
 
     # An incident's news, or a maintenance window's (status page subscribers only).
-    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts")
+    # The indexes each row costs are the ones its reads need (the sweeps write one per breach):
+    # by incident, (incident, created_at) serves; maintenance and service only where set.
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts", db_index=False
+    )
     maintenance = models.ForeignKey(
-        "MaintenanceWindow", null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts"
+        "MaintenanceWindow", null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts", db_index=False
     )
     event = models.ForeignKey(
         TimelineEvent, null=True, blank=True, on_delete=models.PROTECT, related_name="fanouts"
     )
     # The effect: with an address it is each message's dedupe key.
-    key = models.CharField(max_length=150, unique=True)
+    key = models.CharField(max_length=150)  # unique: Meta (a constraint, without a LIKE index nobody uses)
     headline = models.CharField(max_length=300)
     subject = models.CharField(max_length=300)
     body = models.TextField()
@@ -564,7 +572,7 @@ class FanOut(models.Model):
     # [[email, subscription id or null], ...]: reporter, watchers, service owner.
     direct = models.JSONField(default=list, blank=True)
     service = models.ForeignKey(
-        "procedures.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "procedures.Service", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     subscribers = models.BooleanField(default=False)
     # Public incidents also reach the status page's subscribers, with public words only.
@@ -588,7 +596,10 @@ class FanOut(models.Model):
             # Workers claim what is not yet expanded, oldest first.
             models.Index(fields=["created_at", "id"], condition=Q(expanded_at__isnull=True), name="fanout_pending"),
             models.Index(fields=["incident", "created_at"], name="fanout_incident"),
+            models.Index(fields=["maintenance"], condition=Q(maintenance__isnull=False), name="fanout_maintenance"),
+            models.Index(fields=["service"], condition=Q(service__isnull=False), name="fanout_service"),
         ]
+        constraints = [models.UniqueConstraint(fields=["key"], name="fanout_key_once")]
 
     def __str__(self):
         return self.key
@@ -616,12 +627,13 @@ class OutboundMessage(models.Model):
     html = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
     webhook = models.ForeignKey(
-        WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+        WebhookSubscription, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     # The announcement this message was expanded from (delivery progress per update).
     fanout = models.ForeignKey(FanOut, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
-    # One effect once: the same key is never queued twice.
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # One effect once: the same key is never queued twice (Meta: a unique constraint, without
+    # the LIKE index nobody uses; the rows are written by the ten thousand).
+    dedupe_key = models.CharField(max_length=200)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -633,7 +645,9 @@ class OutboundMessage(models.Model):
         indexes = [
             models.Index(fields=["next_attempt_at"], condition=Q(state="pending"), name="outbox_due"),
             models.Index(fields=["state", "created_at"], name="outbox_state"),
+            models.Index(fields=["webhook"], condition=Q(webhook__isnull=False), name="outbox_webhook"),
         ]
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_once")]
 
     def __str__(self):
         if self.channel == self.Channel.WEBHOOK:  # its address may carry a secret

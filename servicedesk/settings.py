@@ -400,6 +400,8 @@ else:
     # Longer than any task may take, so a slow task is not handed out twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 15, minimum=1, maximum=3600)
+# How many due incidents a sweep claims, fires and writes per transaction (incidents.engine).
+SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500, minimum=1, maximum=5000)
 # How long after a resolution its reporter may say "not fixed" and reopen it.
 REOPEN_WINDOW_DAYS = env_int("REOPEN_WINDOW_DAYS", 7, minimum=0, maximum=365)
 # How long a worker holds a claimed outbox message before another may try it.
@@ -415,7 +417,7 @@ API_TOKEN_CACHE_SECONDS = env_int("API_TOKEN_CACHE_SECONDS", 10, minimum=0, maxi
 # (incidents.egress): a chat server on the desk's own network; the tests' local receivers.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 # How many recipients a worker adds to an announcement per transaction (incidents.fanout);
-# a tenth of it, how many of the sweeps' notices it renders per transaction.
+# a quarter of it, how many of the sweeps' notices it renders per transaction.
 FANOUT_BATCH_SIZE = env_int("FANOUT_BATCH_SIZE", 1000, minimum=10, maximum=10000)
 
 REST_FRAMEWORK = {

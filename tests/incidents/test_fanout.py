@@ -155,11 +155,11 @@ def _notices(world, count, *, now=None):
 def test_notices_expand_many_to_a_transaction_with_a_few_statements(world):
     _notices(world, 12)
     with CaptureQueriesContext(connection) as queries:
-        assert fanout.expand_one(batch=100) == 20  # a tenth of the batch: 10 notices, 2 messages each
+        assert fanout.expand_one(batch=40) == 20  # a quarter of the batch: 10 notices, 2 messages each
     # The transaction, the claim, one INSERT of the messages, one UPDATE of the notices.
     assert len(queries) <= 5
     assert FanOut.objects.filter(expanded_at__isnull=True).count() == 2
-    assert fanout.expand_due(batch=100) == 4
+    assert fanout.expand_due(batch=40) == 4
     assert OutboundMessage.objects.count() == 24
     assert set(OutboundMessage.objects.values_list("subject", flat=True)) == {
         f"[{incident.reference}] Escalation: Breaching {n}" for n, incident in enumerate(Incident.objects.order_by("pk"))

@@ -77,6 +77,8 @@ def _assert_each_effect_once(count, sink, *, resent_at_most=0):
     assert len(twice) <= resent_at_most and max(escalations.values()) <= 2, twice[:5]
 
 
+# Batches of 100: the kill lands between two of the sweep's commits.
+@pytest.mark.parametrize("stack", [{"SLA_SWEEP_BATCH": 100}], indirect=True)
 def test_kill_minus_9_a_worker_mid_sweep(world, escalating, stack):
     redis, sink, processes = stack
     _register_overdue(world, 1000)
@@ -94,7 +96,7 @@ def test_kill_minus_9_a_worker_mid_sweep(world, escalating, stack):
     assert Incident.objects.filter(response_breached=False).count() == 0
 
 
-# FANOUT_BATCH_SIZE 10: one notice (two messages) per transaction, so the kill lands mid-expansion.
+# FANOUT_BATCH_SIZE 10: two notices (four messages) per transaction, so the kill lands mid-expansion.
 @pytest.mark.parametrize("stack", [{"FANOUT_BATCH_SIZE": 10}], indirect=True)
 def test_kill_minus_9_the_worker_expanding_the_notices(world, escalating, stack):
     redis, sink, processes = stack
