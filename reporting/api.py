@@ -201,4 +201,8 @@ class DashboardView(APIView):
                 {"date": d["date"], "created": d["created"], "resolved": d["resolved"], "links": absolute(d["links"])}
                 for d in figures["days"]
             ],
+            "overdue_actions": [
+                {**action, "url": site + action["url"]} for action in figures["overdue_actions"]
+            ],
+            "overdue_actions_link": site + figures["overdue_actions_link"],
         })  # fmt: skip

@@ -1,17 +1,20 @@
 """Reads for the incident manager's dashboard. Every figure counts only the incidents the
 person may see (security incidents only for those who may see them), and names the
-queue filters that list exactly those incidents."""
+queue filters that list exactly those incidents; the overdue review actions are those of
+the reviews the person may see, each naming its review."""
 
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Func, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import OPEN_Q, OPEN_STATUSES
+from incidents.models import OPEN_Q, OPEN_STATUSES, Incident
 from incidents.selectors import BREACHED_Q, incidents_at_risk_q, incidents_visible_to
+from reporting import selectors
+from reporting.models import ReviewAction
 
 DAYS = 14
 PRIORITIES = (1, 2, 3, 4, 5)
@@ -29,9 +32,44 @@ def _day_bounds(day):
     return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
+def version(now):
+    """What the live stamp of the dashboard is made of besides the minute, in one query:
+    the newest `updated_at` of any incident (as `incidents.live.latest_change`), and how
+    many review actions are overdue and the newest of them (index-only on the partial
+    index `review_action_open`), so an action done, or added already due, shows on the
+    next poll rather than at the next minute."""
+    overdue = ReviewAction.objects.filter(ReviewAction.overdue_q(now)).order_by()
+
+    def over_overdue(function):
+        return Subquery(overdue.annotate(value=Func(F("id"), function=function)).values("value"))
+
+    return (
+        Incident.objects.order_by("-updated_at")
+        .annotate(overdue=over_overdue("COUNT"), newest_overdue=over_overdue("MAX"))
+        .values_list("updated_at", "overdue", "newest_overdue")
+        .first()
+    )
+
+
+def overdue_actions(actor, *, now):
+    """Open review actions past their due date in the reviews `actor` may see (the
+    security wall included), oldest first, as plain data: one query."""
+    rows = selectors.overdue_actions(actor, now=now).values(
+        "pk", "title", "due_on", "owner__username", "review_id", "review__incident_id", "review__incident__title"
+    )
+    return [
+        {
+            "id": row["pk"], "title": row["title"], "owner": row["owner__username"], "due_on": row["due_on"],
+            "review": row["review_id"], "incident": f"INC-{row['review__incident_id']:06d}",
+            "incident_title": row["review__incident__title"], "url": reverse("reporting:review", args=[row["review_id"]]),
+        }  # fmt: skip
+        for row in rows
+    ]
+
+
 def dashboard_figures(actor, *, now=None):
     """The figures of the dashboard as plain data (the page draws them, the API returns
-    them): five queries however many incidents there are."""
+    them): six queries however many incidents there are."""
     now = now or timezone.now()
     visible = incidents_visible_to(actor).order_by()
     open_visible = visible.filter(OPEN_Q)
@@ -139,5 +177,7 @@ def dashboard_figures(actor, *, now=None):
         "majors": majors,
         "majors_link": queue_url(major="true"),
         "days": days,
+        "overdue_actions": overdue_actions(actor, now=now),
+        "overdue_actions_link": reverse("reporting:reviews"),
         "open_statuses": [status.value for status in OPEN_STATUSES],
     }

@@ -1,6 +1,14 @@
+from datetime import datetime, time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+
+def day_start(day):
+    """The first moment of `day` in the desk's time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class Review(models.Model):
@@ -40,7 +48,8 @@ class Review(models.Model):
 
 class ReviewAction(models.Model):
     """Something the review decided must be done, by someone, by a date. Its owner is
-    reminded by email when it falls due; open ones past their date are overdue."""
+    reminded by email when it falls due (the start of its date); open ones past their
+    date (from the day after) are overdue."""
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="actions")
     title = models.CharField(max_length=200)
@@ -66,6 +75,15 @@ class ReviewAction(models.Model):
 
     def __str__(self):
         return self.title
+
+    @staticmethod
+    def overdue_q(now, to_action=""):
+        """Open and past their date at `now`: due before today began (on `review_action_open`).
+        `to_action`: the path to the action from the model queried (`actions__` from a review)."""
+        return Q(**{f"{to_action}done_at__isnull": True, f"{to_action}due_at__lt": day_start(timezone.localdate(now))})
+
+    def is_overdue(self, now):
+        return self.done_at is None and self.due_at < day_start(timezone.localdate(now))
 
 
 class MetricsDay(models.Model):

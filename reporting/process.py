@@ -5,7 +5,7 @@ from django.db.models import Count, Q
 
 from incidents.models import TimelineEvent
 from reporting import metrics
-from reporting.models import Review
+from reporting.models import Review, ReviewAction
 from skills.policy import Action, can
 
 SLOWEST = 5
@@ -43,7 +43,7 @@ def process_report(*, actor, period, now):
         .annotate(
             actions_total=Count("actions"),
             actions_done=Count("actions", filter=Q(actions__done_at__isnull=False)),
-            actions_overdue=Count("actions", filter=Q(actions__done_at__isnull=True, actions__due_at__lte=now)),
+            actions_overdue=Count("actions", filter=ReviewAction.overdue_q(now, "actions__")),
         )
     }
     for major in majors:

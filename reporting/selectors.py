@@ -11,14 +11,16 @@ from reporting.models import Review, ReviewAction
 from skills.policy import incident_visibility, level_of
 
 Kind = TimelineEvent.Kind
+OVERDUE_LIMIT = 50
 
 
-def _through_incident(actor):
-    """The policy's visibility rule, read through the review's incident."""
+def _through_incident(actor, to_incident="incident__"):
+    """The policy's visibility rule, read through the review's incident (`to_incident`:
+    the path from the model queried to the incident). Only staff read reviews."""
     visibility = incident_visibility(actor)
     if level_of(actor) is None or not visibility.clauses:
         return Q(pk__in=[])
-    clauses = [Q(*((f"incident__{path}", value) for path, value in clause)) for clause in visibility.clauses]
+    clauses = [Q(*((f"{to_incident}{path}", value) for path, value in clause)) for clause in visibility.clauses]
     combined = clauses[0]
     for clause in clauses[1:]:
         combined |= clause
@@ -40,11 +42,15 @@ def access_review(actor, pk):
         raise Http404("No such review.") from None
 
 
-def overdue_actions(actor, *, now=None, limit=50):
-    """Open review actions past their due date, oldest first, among the reviews `actor` may see."""
+def overdue_actions(actor, *, now=None, limit=OVERDUE_LIMIT):
+    """Open review actions past their due date (`ReviewAction.overdue_q`: from the day after
+    it), oldest first, among the reviews `actor` may
+    see (also of closed reviews: actions outlive the meeting). One query: the partial index
+    `review_action_open` in due order, each row joined to its review and incident by key
+    and checked against the visibility rule, stopping at `limit`."""
     now = now or timezone.now()
     return (
-        ReviewAction.objects.filter(done_at__isnull=True, due_at__lte=now, review__in=reviews_visible_to(actor).values("pk"))
+        ReviewAction.objects.filter(_through_incident(actor, "review__incident__"), ReviewAction.overdue_q(now))
         .select_related("owner", "review__incident")
         .order_by("due_at", "id")[:limit]
     )

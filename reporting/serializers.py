@@ -21,7 +21,7 @@ class ReviewActionSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.BooleanField())
     def get_overdue(self, action):
         now = self.context.get("now")
-        return bool(now and action.done_at is None and action.due_at <= now)
+        return bool(now and action.is_overdue(now))
 
 
 class ReviewSerializer(serializers.ModelSerializer):

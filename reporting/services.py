@@ -2,7 +2,7 @@
 closed by a level 5 lead, with actions whose owners are reminded when they fall due.
 Each change: one transaction, the review locked, the policy asked, its state guarded."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents import notify
 from incidents.models import Incident, TimelineEvent
-from reporting.models import Review, ReviewAction
+from reporting.models import Review, ReviewAction, day_start
 from skills.errors import Conflict, Forbidden
 from skills.models import Role
 from skills.policy import Action, can, can_see_incident, may_write, why_not
@@ -112,7 +112,7 @@ def _validate_owner(owner, incident):
 
 def due_moment(due_on):
     """When an action due on `due_on` falls due: the start of that day, in the desk's zone."""
-    return timezone.make_aware(datetime.combine(due_on, time.min))
+    return day_start(due_on)
 
 
 @transaction.atomic

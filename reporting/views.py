@@ -79,12 +79,14 @@ def reviews_page(request):
 
 def _review_context(person, review, **forms):
     may_lead = can(person, Action.LEAD_REVIEW, review.incident)
+    now = timezone.now()
+    actions = list(review.actions.all())
     context = {
         "review": review,
         "facts": selectors.review_facts(review),
-        "actions": list(review.actions.all()),
+        "actions": actions,
+        "overdue": {action.pk for action in actions if action.is_overdue(now)},
         "may_lead": may_lead and review.is_open,
-        "now": timezone.now(),
     }
     if context["may_lead"]:
         context["write_up"] = forms.get("write_up") or ReviewWriteUpForm(
@@ -209,9 +211,10 @@ def dashboard_page(request):
     person = request.user
     if not can(person, Action.MONITOR_QUEUES):
         raise PermissionDenied(why_not(person, Action.MONITOR_QUEUES))
-    # At-risk counts move with the clock and the daily figures with the date: both are in the stamp.
+    # At-risk counts and overdue actions move with the clock and the daily figures with the
+    # date: the minute is in the stamp, with the newest incident change and the overdue actions.
     now = timezone.now()
-    etag = live.etag_for(request, bool(request.htmx), live.latest_change(), now.strftime("%Y-%m-%dT%H:%M"))
+    etag = live.etag_for(request, bool(request.htmx), *(dashboard.version(now) or ()), now.strftime("%Y-%m-%dT%H:%M"))
     unchanged = live.not_modified(request, etag)
     if unchanged is not None:
         return unchanged

@@ -2,7 +2,7 @@
 up, figures from the incidents the person may see, each linking to the queue that lists
 exactly those incidents, in a bounded number of queries."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents.models import Incident, Status
+from reporting import services
+from skills.models import Person
 from tests.incidents.helpers import force_state, login, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +170,137 @@ def test_dashboard_poll_changes_with_the_minute(world, client):
         first = client.get(PAGE, **live)
     with time_machine.travel(start + timedelta(minutes=1), tick=False):
         assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 200
+
+
+# --- overdue review actions ------------------------------------------------------------------
+
+
+def _action(world, review, title, *, owner, due_on, done=False):
+    """A review action made through the service on a day it could be made (no past date)."""
+    with time_machine.travel(services.due_moment(due_on) + timedelta(hours=9), tick=False):
+        action = services.review_add_action(actor=world.people[5], review=review, title=title, owner=owner, due_on=due_on)
+        if done:
+            services.review_action_done(actor=owner, action=action)
+    return action
+
+
+@pytest.fixture
+def overdue(world):
+    """Reviews of an ordinary and a security incident with actions overdue, due today (not
+    yet overdue), due later and done."""
+    today = timezone.localdate()
+    responder = world.person(4, world.security, username="sec4")
+    plain = services.review_request(actor=world.people[5], incident=world.incident(title="Mail down"))
+    secret = services.review_request(
+        actor=world.people[5], incident=world.incident(title="Breach", category=world.security_category)
+    )
+    return {
+        "responder": responder,
+        "plain": plain,
+        "secret": secret,
+        "late": _action(world, plain, "Add disk alerts", owner=world.people[3], due_on=today - timedelta(days=3)),
+        "later": _action(world, plain, "Write runbook", owner=world.people[4], due_on=today - timedelta(days=1)),
+        "today": _action(world, plain, "Due today", owner=world.people[3], due_on=today),
+        "future": _action(world, plain, "Due later", owner=world.people[3], due_on=today + timedelta(days=5)),
+        "done": _action(world, plain, "Done already", owner=world.people[3], due_on=today - timedelta(days=4), done=True),
+        "secret_late": _action(world, secret, "Rotate keys", owner=responder, due_on=today - timedelta(days=2)),
+    }
+
+
+def test_overdue_actions_are_listed_oldest_first_with_owner_due_date_and_review(overdue, world, api):
+    body = api(world.people[4]).get(API).json()
+    late, later = overdue["late"], overdue["later"]
+    review = overdue["plain"]
+    # Only open actions past their date; none of the security incident's for level 4 outside its team.
+    assert body["overdue_actions"] == [
+        {
+            "id": late.pk, "title": "Add disk alerts", "owner": "l3", "due_on": late.due_on.isoformat(),
+            "review": review.pk, "incident": review.incident.reference, "incident_title": "Mail down",
+            "url": f"http://testserver/reports/reviews/{review.pk}/",
+        },
+        {
+            "id": later.pk, "title": "Write runbook", "owner": "l4", "due_on": later.due_on.isoformat(),
+            "review": review.pk, "incident": review.incident.reference, "incident_title": "Mail down",
+            "url": f"http://testserver/reports/reviews/{review.pk}/",
+        },
+    ]  # fmt: skip
+    assert body["overdue_actions_link"] == "http://testserver/reports/reviews/"
+
+
+def test_security_reviews_overdue_actions_only_for_the_security_team_and_level_5(overdue, world, api, client):
+    secret = overdue["secret_late"]
+    for person in (world.people[5], overdue["responder"]):
+        titles = [a["title"] for a in api(person).get(API).json()["overdue_actions"]]
+        assert titles == ["Add disk alerts", "Rotate keys", "Write runbook"]
+        assert "Rotate keys" in login(client, person).get(PAGE).content.decode()
+    assert secret.pk not in [a["id"] for a in api(world.people[4]).get(API).json()["overdue_actions"]]
+    page = login(client, world.people[4]).get(PAGE).content.decode()
+    assert "Rotate keys" not in page and overdue["secret"].incident.reference not in page
+
+
+def test_below_level_4_the_overdue_list_is_refused_even_to_an_actions_owner(overdue, world, api, client):
+    owner = world.people[3]  # owns "Add disk alerts"
+    response = login(client, owner).get(PAGE)
+    assert response.status_code == 403 and "Add disk alerts" not in response.content.decode()
+    answer = api(owner).get(API)
+    assert answer.status_code == 403 and "Add disk alerts" not in answer.content.decode()
+
+
+def test_each_overdue_action_links_to_its_review(overdue, world, client):
+    login(client, world.people[4])
+    response = client.get(PAGE)
+    html = response.content.decode()
+    [first, *_] = response.context["figures"]["overdue_actions"]
+    assert first["url"] == f"/reports/reviews/{overdue['plain'].pk}/"
+    assert f'<a href="{first["url"]}">Review of {overdue["plain"].incident.reference}</a>' in html
+    assert "Add disk alerts" in html and "Due today" not in html and "Done already" not in html
+    assert f'href="{response.context["figures"]["overdue_actions_link"]}"' in html
+    review_page = client.get(first["url"])
+    assert review_page.status_code == 200 and "Add disk alerts" in review_page.content.decode()
+
+
+def test_an_action_is_overdue_from_the_day_after_its_date(world, api):
+    review = services.review_request(actor=world.people[5], incident=world.incident())
+    with time_machine.travel("2026-06-01 10:00Z", tick=False):
+        _action(world, review, "Fix", owner=world.people[3], due_on=date(2026, 6, 3))
+    with time_machine.travel("2026-06-03 23:59Z", tick=False):
+        assert api(world.people[4]).get(API).json()["overdue_actions"] == []
+    with time_machine.travel("2026-06-04 00:00Z", tick=False):
+        assert [a["title"] for a in api(world.people[4]).get(API).json()["overdue_actions"]] == ["Fix"]
+
+
+def test_the_overdue_list_costs_one_query_however_many_actions(world, client, api):
+    login(client, world.people[4])
+    world.incident()
+    # Before any review: the page's queries before the overdue list were 10, the API's 6.
+    with CaptureQueriesContext(connection) as page:
+        assert client.get(PAGE).status_code == 200
+    manager = api(Person.objects.get(pk=world.people[4].pk))  # a fresh person: nothing known of them yet
+    with CaptureQueriesContext(connection) as answer:
+        assert manager.get(API).status_code == 200
+    assert (len(page), len(answer)) == (11, 7)
+    today = timezone.localdate()
+    for n in range(6):
+        review = services.review_request(actor=world.people[5], incident=world.incident(title=f"Major {n}"))
+        for days in (1, 2):
+            _action(world, review, f"Action {n}.{days}", owner=world.people[n % 2 + 3], due_on=today - timedelta(days=days))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(PAGE)
+    assert len(response.context["figures"]["overdue_actions"]) == 12 and len(many) == len(page)
+    manager = api(Person.objects.get(pk=world.people[4].pk))
+    with CaptureQueriesContext(connection) as many:
+        assert len(manager.get(API).json()["overdue_actions"]) == 12
+    assert len(many) == len(answer)
+
+
+def test_dashboard_poll_changes_when_an_overdue_action_is_done(overdue, world, client):
+    login(client, world.people[4])
+    live = {"HTTP_X_FIREBREAK_LIVE": "1", "HTTP_HX_REQUEST": "true"}
+    with time_machine.travel(timezone.now().replace(second=1) + timedelta(minutes=1), tick=True):
+        first = client.get(PAGE, **live)
+        with CaptureQueriesContext(connection) as poll:
+            assert client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live).status_code == 304
+        assert len(poll) <= 3  # the session, the person, the stamp (incidents and overdue actions in one)
+        services.review_action_done(actor=world.people[3], action=overdue["late"])
+        changed = client.get(PAGE, HTTP_IF_NONE_MATCH=first["ETag"], **live)
+        assert changed.status_code == 200 and "Add disk alerts" not in changed.content.decode()

@@ -1,6 +1,7 @@
 """The reporting pages: metrics with charts and CSV, the process report, reviews."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -130,9 +131,14 @@ def test_a_security_review_is_hidden_from_level_4(world):
 
 def test_the_reviews_page_lists_overdue_actions(world, django_assert_max_num_queries):
     review = services.review_request(actor=world.people[5], incident=world.incident())
-    ReviewAction.objects.create(review=review, title="Late thing", owner=world.people[3], due_on=timezone.localdate(),
-                                due_at=timezone.now(), created_at=timezone.now())  # fmt: skip
+    yesterday, today = timezone.localdate() - timedelta(days=1), timezone.localdate()
+    for title, day in (("Late thing", yesterday), ("Due today", today)):
+        ReviewAction.objects.create(review=review, title=title, owner=world.people[3], due_on=day,
+                                    due_at=services.due_moment(day), created_at=timezone.now())  # fmt: skip
     client = _client(world.people[3])
     with django_assert_max_num_queries(10):
         html = client.get("/reports/reviews/").content.decode()
-    assert "Late thing" in html
+    overdue_list = html.split('id="overdue"')[1].split("</section>")[0]
+    assert "Late thing" in overdue_list and "Due today" not in overdue_list
+    page = client.get(f"/reports/reviews/{review.pk}/").content.decode()
+    assert page.count("badge-overdue") == 1
