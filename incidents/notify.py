@@ -417,8 +417,9 @@ def reporter_and_watchers(incident):
     return [Recipient(email) for _, email in sorted(people, key=lambda row: (row[0] != incident.reporter_id, row[0]))]
 
 
-def service_stakeholders(incident, *, subscribers):
-    """The service owner and, when `subscribers`, the service's active subscriptions."""
+def service_stakeholders(incident, *, subscribers, subscribed_by=None):
+    """The service owner and, when `subscribers`, the service's active subscriptions (only
+    those made by `subscribed_by`, when given)."""
     if incident.is_security or incident.service_id is None:
         return []
     service = incident.service
@@ -426,7 +427,10 @@ def service_stakeholders(incident, *, subscribers):
     if service.owner_id and service.owner.email:
         found.append(Recipient(service.owner.email))
     if subscribers:
-        subs = ServiceSubscription.objects.filter(service=service, active=True).values_list("pk", "email", "optional")
+        subs = ServiceSubscription.objects.filter(service=service, active=True)
+        if subscribed_by is not None:
+            subs = subs.filter(created_at__lte=subscribed_by)
+        subs = subs.values_list("pk", "email", "optional")
         found += [Recipient(email, pk if optional else None) for pk, email, optional in subs]
     return found
 

@@ -6,14 +6,15 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from incidents import notify
-from incidents.models import Incident, TimelineEvent
+from incidents.models import FanOut, Incident, TimelineEvent
 from reporting.models import Review, ReviewAction, day_start
 from skills.errors import Conflict, Forbidden
-from skills.models import Role
-from skills.policy import Action, can, can_see_incident, may_write, why_not
+from skills.models import Person, Role
+from skills.policy import Action, can, can_see_incident, may_write, staff_who_may_see, why_not
 
 REVIEW_WITHIN = timedelta(days=5)
 BATCH = 200
@@ -47,15 +48,6 @@ def _guard_open(review):
 
 def _timeline(incident, actor, kind, now, **data):
     TimelineEvent.objects.create(incident=incident, actor=actor, kind=kind, at=now, data=data)
-
-
-def review_open(*, incident, now):
-    """Open the review of an incident (once, however often it is resolved)."""
-    review, _ = Review.objects.get_or_create(
-        incident=incident,
-        defaults={"lead": incident.comms_lead, "opened_at": now, "due_at": now + REVIEW_WITHIN},
-    )
-    return review
 
 
 @transaction.atomic
@@ -149,10 +141,13 @@ def review_action_done(*, actor, action, now=None):
 
 def outcome_recipients(incident):
     """The service's owner and the stakeholders who were told about the incident: the
-    service's subscribers when it was major (they had its declaration and updates), the
-    reporter and the watchers. Nobody outside the response team for a security incident."""
+    reporter and the watchers, and the service's subscribers who were in the audience of
+    one of its announcements (a major incident's declaration, updates and resolution:
+    subscribed by the last of them, and still subscribed; not someone who subscribed
+    since). Nobody outside the response team for a security incident."""
+    told_until = FanOut.objects.filter(incident=incident, subscribers=True).aggregate(last=Max("as_of"))["last"]
     return [
-        *notify.service_stakeholders(incident, subscribers=incident.is_major),
+        *notify.service_stakeholders(incident, subscribers=told_until is not None, subscribed_by=told_until),
         *notify.reporter_and_watchers(incident),
     ]
 
@@ -182,29 +177,43 @@ def review_close(*, actor, review, outcome, now=None):
 
 
 def reviews_open_for_resolved_majors(*, now, batch=BATCH):
-    """Every resolved major incident gets its mandatory review. Reporting reads what the
-    incidents layer recorded (a major incident with a resolution time) rather than being
-    called by it; the unique incident key makes this safe to run from any number of
-    workers. Returns how many were opened."""
+    """Every resolved major incident gets its mandatory review, led by its communications
+    lead, and `review_opened` on its timeline. Reporting reads what the incidents layer
+    recorded (a major incident with a resolution time) rather than being called by it. The
+    incidents are claimed with SKIP LOCKED (as `review_request` locks its incident), so any
+    number of workers share the work and none opens a review twice. Returns how many."""
     with transaction.atomic():
         due = list(
-            Incident.objects.filter(is_major=True, resolved_at__isnull=False, review__isnull=True)
+            Incident.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(is_major=True, resolved_at__isnull=False, review__isnull=True)
             .only("pk", "comms_lead_id", "resolved_at")
             .order_by("resolved_at")[:batch]
         )
         created = Review.objects.bulk_create(
-            [
-                Review(incident=i, lead_id=i.comms_lead_id, opened_at=now, due_at=now + REVIEW_WITHIN)
-                for i in due
-            ],
-            ignore_conflicts=True,
+            [Review(incident=i, lead_id=i.comms_lead_id, opened_at=now, due_at=now + REVIEW_WITHIN) for i in due]
         )
+        TimelineEvent.objects.bulk_create(
+            [
+                TimelineEvent(incident_id=review.incident_id, actor=None, kind=TimelineEvent.Kind.REVIEW_OPENED, at=now,
+                              data={"review": review.pk})
+                for review in created
+            ]
+        )  # fmt: skip
     return len(created)
+
+
+def _may_hear(owner_ids, *, is_security):
+    """The owners among `owner_ids` who may still see such an incident (active staff, and
+    for a security incident its response team or level 5): one query."""
+    people = Person.objects.filter(pk__in=owner_ids)
+    return set(staff_who_may_see(people, is_security=is_security).values_list("pk", flat=True))
 
 
 def review_actions_remind(*, now, batch=BATCH):
     """Email the owner of every open review action that has fallen due, once. Claims the
-    actions with SKIP LOCKED, so any number of workers share the work. Returns how many."""
+    actions with SKIP LOCKED, so any number of workers share the work. An owner who may no
+    longer see the incident (deactivated, or gone from the security team) is not mailed:
+    the action stays on the overdue list under their name. Returns how many were due."""
     with transaction.atomic():
         due = list(
             ReviewAction.objects.select_for_update(skip_locked=True, of=("self",))
@@ -212,9 +221,15 @@ def review_actions_remind(*, now, batch=BATCH):
             .select_related("owner", "review__incident__service")
             .order_by("due_at", "id")[:batch]
         )
+        owners = {action.owner_id for action in due}
+        may_hear = {
+            flag: _may_hear(owners, is_security=flag) for flag in {action.review.incident.is_security for action in due}
+        }
         for action in due:
             incident = action.review.incident
-            recipients = [notify.Recipient(action.owner.email)] if action.owner.email else []
+            owner = action.owner
+            told = owner.email and owner.pk in may_hear[incident.is_security]
+            recipients = [notify.Recipient(owner.email)] if told else []
             notify.queue_email(
                 incident, recipients, headline=f"Review action due: {action.title}",
                 body=f"This action from the review of {incident.reference} is due on {action.due_on:%Y-%m-%d}.",

@@ -39,8 +39,10 @@ def test_the_review_of_a_major_incident_is_prefilled_from_its_timeline(world, ap
 
 
 def test_the_lead_writes_it_up_adds_actions_and_closes_it_telling_the_owner_and_stakeholders(world, api):
-    review = _major(world)
     ServiceSubscription.objects.create(service=world.service, email="cio@example.com", optional=False, created_at=timezone.now())
+    review = _major(world)  # the subscriber is told of its declaration, updates and resolution
+    # Subscribed after the incident's last announcement: never told of it, so not of its review.
+    ServiceSubscription.objects.create(service=world.service, email="late@example.com", created_at=timezone.now())
     lead = api(world.people[5])
     response = lead.patch(f"{URL}{review.pk}/", {"impact": "No mail for 2 h", "causes": ["Disk full", " "],
                                                   "went_well": "Fast escalation", "went_badly": "No alert"}, format="json")
@@ -140,3 +142,24 @@ def test_closing_needs_an_outcome(world, api):
     assert response.status_code == 400 and "outcome" in response.json()
     review.refresh_from_db()
     assert review.completed_at is None
+
+
+def test_the_outcome_of_an_ordinary_incidents_review_skips_subscribers_who_heard_nothing(world, api):
+    ServiceSubscription.objects.create(service=world.service, email="cio@example.com", optional=False, created_at=timezone.now())
+    incident = world.incident()
+    lead = api(world.people[5])
+    review = lead.post(URL, {"incident": incident.reference}, format="json").json()
+    before = OutboundMessage.objects.count()
+    assert lead.post(f"{URL}{review['id']}/close/", {"outcome": "Nothing to change"}, format="json").status_code == 200
+    assert {m.to for m in OutboundMessage.objects.order_by("pk")[before:]} == {"svcowner@example.com", "rita@example.com"}
+
+
+def test_nobody_outside_the_response_team_hears_a_security_reviews_outcome(world, api):
+    incident = world.incident(category=world.security_category)
+    lead = api(world.people[5])
+    review = lead.post(URL, {"incident": incident.reference}, format="json").json()
+    before = OutboundMessage.objects.count()
+    assert lead.post(f"{URL}{review['id']}/close/", {"outcome": "Keys rotated"}, format="json").status_code == 200
+    assert OutboundMessage.objects.count() == before
+    closed = TimelineEvent.objects.get(incident=incident, kind="review_closed")
+    assert closed.data["recipients"] == 0

@@ -4,6 +4,7 @@ layer recorded, once however often it runs."""
 from django.utils import timezone
 
 from incidents import services
+from incidents.models import TimelineEvent
 from reporting.models import Review
 from reporting.services import REVIEW_WITHIN, reviews_open_for_resolved_majors
 
@@ -26,6 +27,9 @@ def test_a_resolved_major_incident_gets_one_review_led_by_its_comms_lead(world):
     assert review.incident_id == major.pk
     assert review.lead == world.people[5]
     assert review.due_at == now + REVIEW_WITHIN
+    # On the incident's timeline, once, as when a review is opened on demand.
+    [opened] = TimelineEvent.objects.filter(kind=TimelineEvent.Kind.REVIEW_OPENED)
+    assert (opened.incident_id, opened.data, opened.at, opened.actor) == (major.pk, {"review": review.pk}, now, None)
 
 
 def test_an_open_major_incident_has_no_review_yet(world):
