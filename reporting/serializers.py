@@ -79,6 +79,8 @@ class ReviewRequestSerializer(JSONSerializer):
 
 
 class ReviewUpdateSerializer(JSONSerializer):
+    unknown_fields = False  # a misspelt field would otherwise be a 200 that saved nothing
+
     impact = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     causes = serializers.ListField(
         child=serializers.CharField(max_length=500, allow_blank=True), required=False, max_length=20,

@@ -5,7 +5,7 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -130,7 +130,7 @@ def review_change(request, pk, what):
     person = request.user
     review = selectors.access_review(person, pk)
     if what not in _FORMS:
-        raise PermissionDenied("No such change.")
+        raise Http404("No such change.")
     key, form_class = _FORMS[what]
     form = form_class(request.POST)
     status = 400

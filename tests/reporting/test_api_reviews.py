@@ -163,3 +163,11 @@ def test_nobody_outside_the_response_team_hears_a_security_reviews_outcome(world
     assert OutboundMessage.objects.count() == before
     closed = TimelineEvent.objects.get(incident=incident, kind="review_closed")
     assert closed.data["recipients"] == 0
+
+
+def test_a_misspelt_field_is_a_400_naming_it_and_nothing_is_saved(world, api):
+    review = _major(world)
+    response = api(world.people[5]).patch(f"{URL}{review.pk}/", {"impact": "2 h", "went_wel": "Fast"}, format="json")
+    assert response.status_code == 400 and response.json() == {"went_wel": ["Unknown field."]}
+    review.refresh_from_db()
+    assert review.impact == "" and review.went_well == ""

@@ -112,6 +112,14 @@ def test_the_lead_writes_up_adds_an_action_and_closes_a_review_in_the_browser(wo
     assert Review.objects.get().completed_at is not None
 
 
+def test_an_unknown_change_to_a_review_is_a_404_and_changes_nothing(world):
+    review = services.review_request(actor=world.people[5], incident=world.incident())
+    response = _client(world.people[5]).post(f"/reports/reviews/{review.pk}/rename/", {"impact": "x"})
+    assert response.status_code == 404
+    review.refresh_from_db()
+    assert review.impact == ""
+
+
 def test_level_4_reads_a_review_but_cannot_change_it(world):
     review = services.review_request(actor=world.people[5], incident=world.incident())
     client = _client(world.people[4])
