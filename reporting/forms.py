@@ -29,6 +29,13 @@ class ReviewActionForm(forms.Form):
     due_on = forms.DateField(label="Due on", widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"])
 
 
+class ReviewRequestForm(forms.Form):
+    incident = forms.RegexField(
+        label="Incident", regex=r"^INC-\d{6,}$", max_length=20, help_text="Its reference, e.g. INC-000123.",
+        error_messages={"invalid": "Enter an incident's reference, e.g. INC-000123."},
+    )  # fmt: skip
+
+
 class ReviewCloseForm(forms.Form):
     outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=TEXT_MAX,
                               help_text="Sent by email to the service owner and the stakeholders.")  # fmt: skip

@@ -11,8 +11,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from incidents import live
+from incidents.selectors import access_incident
 from reporting import charts, dashboard, metrics, selectors, services
-from reporting.forms import PeriodForm, ReviewActionForm, ReviewCloseForm, ReviewWriteUpForm
+from reporting.forms import (
+    PeriodForm,
+    ReviewActionForm,
+    ReviewCloseForm,
+    ReviewRequestForm,
+    ReviewWriteUpForm,
+)
 from reporting.process import process_report
 from skills.errors import Conflict, Forbidden
 from skills.policy import Action, can, why_not
@@ -68,13 +75,50 @@ def process_page(request):
     return render(request, "reporting/process.html", {"form": form, "report": report})
 
 
+def _reviews_context(person, request_form=None):
+    context = {
+        "reviews": list(selectors.reviews_visible_to(person)[:100]),
+        "overdue": list(selectors.overdue_actions(person)),
+        # Level 5 (a procedure may let others lead its incidents' reviews: their form, sent, comes back).
+        "may_open": can(person, Action.LEAD_REVIEW) or request_form is not None,
+    }
+    if context["may_open"]:
+        context["request_form"] = request_form or ReviewRequestForm()
+    return context
+
+
 @login_required
 def reviews_page(request):
     person = request.user
     _need(person, Action.VIEW)
-    reviews = list(selectors.reviews_visible_to(person)[:100])
-    overdue = list(selectors.overdue_actions(person))
-    return render(request, "reporting/reviews.html", {"reviews": reviews, "overdue": overdue})
+    return render(request, "reporting/reviews.html", _reviews_context(person))
+
+
+@login_required
+@require_POST
+def review_request(request):
+    """Open a review of any incident on demand (level 5): the review's page, or this page
+    again with the reason (400 a bad or unknown reference, 403, 409 it has one already)."""
+    person = request.user
+    _need(person, Action.VIEW)
+    form = ReviewRequestForm(request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            incident = access_incident(person, form.cleaned_data["incident"])
+            review = services.review_request(actor=person, incident=incident)
+        except Http404:
+            form.add_error("incident", f"No incident {form.cleaned_data['incident']} that you may see.")
+        except Forbidden as exc:
+            messages.error(request, exc.message)
+            status = 403
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            status = 409
+        else:
+            messages.success(request, f"Review of {incident.reference} opened.")
+            return redirect("reporting:review", pk=review.pk)
+    return render(request, "reporting/reviews.html", _reviews_context(person, form), status=status)
 
 
 def _review_context(person, review, **forms):

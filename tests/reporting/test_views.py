@@ -112,6 +112,40 @@ def test_the_lead_writes_up_adds_an_action_and_closes_a_review_in_the_browser(wo
     assert Review.objects.get().completed_at is not None
 
 
+def test_level_5_opens_a_review_of_any_incident_on_the_reviews_page(world):
+    incident = world.incident()
+    client = _client(world.people[5])
+    page = client.get("/reports/reviews/").content.decode()
+    assert 'action="/reports/reviews/new/"' in page
+    response = client.post("/reports/reviews/new/", {"incident": incident.reference})
+    review = Review.objects.get(incident=incident)
+    assert response.status_code == 302 and response["Location"] == f"/reports/reviews/{review.pk}/"
+    assert review.lead == world.people[5]
+    assert incident.events.filter(kind="review_opened").count() == 1
+    again = client.post("/reports/reviews/new/", {"incident": incident.reference})
+    assert again.status_code == 409 and "already has a review" in again.content.decode()
+    assert Review.objects.count() == 1
+
+
+@pytest.mark.parametrize("reference", ["", "12", "INC-12", "INC-999999"])
+def test_a_bad_or_unknown_reference_is_a_400_naming_the_field(world, reference):
+    response = _client(world.people[5]).post("/reports/reviews/new/", {"incident": reference})
+    assert response.status_code == 400
+    assert response.context["request_form"].errors.keys() == {"incident"}
+    assert not Review.objects.exists()
+
+
+def test_below_level_5_no_review_is_opened_and_a_security_incident_is_unknown(world):
+    incident, secret = world.incident(), world.incident(category=world.security_category)
+    client = _client(world.people[4])
+    assert 'action="/reports/reviews/new/"' not in client.get("/reports/reviews/").content.decode()
+    response = client.post("/reports/reviews/new/", {"incident": incident.reference})
+    assert response.status_code == 403 and "lead review" in response.content.decode()
+    hidden = client.post("/reports/reviews/new/", {"incident": secret.reference})
+    assert hidden.status_code == 400 and f"No incident {secret.reference} that you may see" in hidden.content.decode()
+    assert not Review.objects.exists()
+
+
 def test_an_unknown_change_to_a_review_is_a_404_and_changes_nothing(world):
     review = services.review_request(actor=world.people[5], incident=world.incident())
     response = _client(world.people[5]).post(f"/reports/reviews/{review.pk}/rename/", {"impact": "x"})
