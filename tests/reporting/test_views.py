@@ -63,6 +63,24 @@ def test_a_bad_period_is_a_form_error_naming_it(world):
     assert _client(world.people[5]).get("/reports/", {"from": "2026-03-01", "to": "2026-03-31", "group_by": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("page", ["/reports/", "/reports/process/"])
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "2026-03-31", "to": "2026-03-01"}, "to"),
+        ({"from": "2026-03-01"}, "to"),
+        ({"to": "2026-03-01"}, "from_"),
+        ({"from": "2020-01-01", "to": "2025-01-01"}, "to"),
+        ({"from": "1 March", "to": "2026-03-31"}, "from_"),
+    ],
+)
+def test_a_bad_period_on_either_page_is_a_400_at_its_field(world, page, params, field):
+    response = _client(world.people[5]).get(page, params)
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {field}
+    assert "result" not in response.context or response.context["result"] is None
+
+
 def test_the_process_report_is_for_level_5_and_prints(month, world, django_assert_max_num_queries):
     assert _client(world.people[4]).get("/reports/process/", MARCH).status_code == 403
     incident_services.incident_close(actor=world.people[4], incident=month.held, override_reason="Vendor task moot",
