@@ -46,6 +46,18 @@ def process_report(*, actor, period, now):
             actions_overdue=Count("actions", filter=ReviewAction.overdue_q(now, "actions__")),
         )
     }
+    actions = (
+        ReviewAction.objects.db_manager(hints={"reporting": True})
+        .filter(review__in=[r.pk for r in reviews.values()])
+        .select_related("owner")
+        .order_by("due_at", "id")
+    )
+    listed = {}
+    for action in actions:
+        action.state = "done" if action.done_at else "overdue" if action.is_overdue(now) else "open"
+        listed.setdefault(action.review_id, []).append(action)
+    for review in reviews.values():
+        review.action_list = listed.get(review.pk, [])
     for major in majors:
         major.review_row = reviews.get(major.pk)
     by_procedure = metrics.metrics(actor=actor, period=period, group_by="procedure")

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.test import Client
 from django.utils import timezone
 
@@ -96,6 +97,23 @@ def test_the_process_report_is_for_level_5_and_prints(month, world, django_asser
     assert month.held.reference in html  # the major incident and its review
     assert "open, due" in html
     assert "hardware v1" in html and "level 3" in html
+
+
+def test_the_process_report_lists_each_major_incidents_review_actions_with_their_state(month, world):
+    services.reviews_open_for_resolved_majors(now=timezone.now())
+    review = Review.objects.get(incident=month.held)
+    with time_machine.travel(scenario.at(4, 9), tick=False):
+        for title, day in (("Vendor escalation path", 5), ("Disk alerts", 6), ("Runbook", 30)):
+            services.review_add_action(actor=world.people[5], review=review, title=title, owner=world.people[3],
+                                       due_on=scenario.at(day, 0).date())  # fmt: skip
+        first = ReviewAction.objects.get(title="Vendor escalation path")
+        services.review_action_done(actor=world.people[3], action=first)
+    with time_machine.travel(scenario.at(20, 9), tick=False):
+        html = _client(world.people[5]).get("/reports/process/", MARCH).content.decode()
+    assert "1 / 3 (1 overdue)" in html
+    assert re.search(r"Vendor escalation path · l3 · due 2026-03-05 · <span class=\"badge\">done 2026-03-04</span>", html)
+    assert re.search(r"Disk alerts · l3 · due 2026-03-06 · <span class=\"badge badge-overdue\">overdue</span>", html)
+    assert re.search(r"Runbook · l3 · due 2026-03-30 · <span class=\"badge\">open</span>", html)
 
 
 def test_the_process_report_lists_checklist_overrides_and_who_made_them(world):
