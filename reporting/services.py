@@ -4,9 +4,11 @@ Each change: one transaction, the review locked, the policy asked, its state gua
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents import notify
@@ -232,7 +234,8 @@ def review_actions_remind(*, now, batch=BATCH):
             recipients = [notify.Recipient(owner.email)] if told else []
             notify.queue_email(
                 incident, recipients, headline=f"Review action due: {action.title}",
-                body=f"This action from the review of {incident.reference} is due on {action.due_on:%Y-%m-%d}.",
+                body=f"This action from the review of {incident.reference} is due on {action.due_on:%Y-%m-%d}.\n\n"
+                     f"Mark it done on the review: {settings.SITE_URL}{reverse('reporting:review', args=[action.review_id])}",
                 key=f"review-action:{action.pk}", now=now,
             )  # fmt: skip
             action.reminded_at = now

@@ -3,6 +3,7 @@
 from datetime import date
 
 import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from incidents.models import OutboundMessage
@@ -28,6 +29,7 @@ def test_an_action_reminds_its_owner_when_due_and_only_once(world):
         assert services.review_actions_remind(now=timezone.now()) == 0
         mail = OutboundMessage.objects.get(subject__contains="Review action due")
         assert mail.to == "l3@example.com"
+        assert f"Mark it done on the review: {settings.SITE_URL}/reports/reviews/{review.pk}/" in mail.body
         assert list(selectors.overdue_actions(world.people[5])) == []  # due today: not yet overdue
     with time_machine.travel("2026-06-04 00:00:01Z", tick=False):
         assert services.review_actions_remind(now=timezone.now()) == 0
