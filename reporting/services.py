@@ -183,7 +183,8 @@ def reviews_open_for_resolved_majors(*, now, batch=BATCH):
     lead, and `review_opened` on its timeline. Reporting reads what the incidents layer
     recorded (a major incident with a resolution time) rather than being called by it. The
     incidents are claimed with SKIP LOCKED (as `review_request` locks its incident), so any
-    number of workers share the work and none opens a review twice. Returns how many."""
+    number of workers share the work; the unique incident key settles the rest (a review
+    requested on demand just before the claim). Returns how many were opened."""
     with transaction.atomic():
         due = list(
             Incident.objects.select_for_update(skip_locked=True, of=("self",))
@@ -191,9 +192,12 @@ def reviews_open_for_resolved_majors(*, now, batch=BATCH):
             .only("pk", "comms_lead_id", "resolved_at")
             .order_by("resolved_at")[:batch]
         )
-        created = Review.objects.bulk_create(
-            [Review(incident=i, lead_id=i.comms_lead_id, opened_at=now, due_at=now + REVIEW_WITHIN) for i in due]
+        Review.objects.bulk_create(
+            [Review(incident=i, lead_id=i.comms_lead_id, opened_at=now, due_at=now + REVIEW_WITHIN) for i in due],
+            ignore_conflicts=True,
         )
+        # PostgreSQL gives no ids back past a conflict: read the ones this run opened.
+        created = list(Review.objects.filter(incident__in=[i.pk for i in due], opened_at=now).only("pk", "incident_id"))
         TimelineEvent.objects.bulk_create(
             [
                 TimelineEvent(incident_id=review.incident_id, actor=None, kind=TimelineEvent.Kind.REVIEW_OPENED, at=now,
