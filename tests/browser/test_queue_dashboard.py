@@ -10,9 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from incidents.models import Incident, Status
+from reporting import services as review_services
 from tests.incidents.helpers import force_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -104,18 +106,34 @@ def test_dashboard_figures_against_incidents_made_for_the_test(world, page, sign
     Incident.objects.filter(pk=p1.pk).update(priority=1, resolution_breached=True)
     p3 = force_state(world.incident(title="Slow share"), Status.IN_PROGRESS, world.people[3])
     Incident.objects.filter(pk=p3.pk).update(priority=3, resolve_warn_at=now - timedelta(minutes=2))
-    world.incident(title="Secret", category=world.security_category)
+    secret = world.incident(title="Secret", category=world.security_category)
+    # A review of each, with an action two days overdue: level 4 sees only the ordinary one's.
+    due = timezone.localdate(now) - timedelta(days=2)
+    with time_machine.travel(now - timedelta(days=3), tick=False):
+        review = review_services.review_request(actor=world.people[5], incident=p1)
+        review_services.review_add_action(actor=world.people[5], review=review, title="Replace the core switch",
+                                          owner=world.people[3], due_on=due)  # fmt: skip
+        hidden = review_services.review_request(actor=world.people[5], incident=secret)
+        review_services.review_add_action(actor=world.people[5], review=hidden, title="Rotate the keys",
+                                          owner=world.people[5], due_on=due)  # fmt: skip
     sign_in(world.people[4])
     page.get_by_role("link", name="Dashboard").click()
     assert page.get_by_role("heading", name="Incident manager's dashboard").is_visible()
     row = page.locator(".dash-table tbody tr", has_text="Infrastructure")
     assert row.locator("td").all_inner_texts() == ["1", "0", "1", "0", "0", "2", "1", "1", "1"]
     assert page.locator(".dash-table tbody tr").count() == 1  # the security incident is not counted
+    overdue = page.locator(".dash-overdue tbody tr")
+    assert overdue.count() == 1
+    assert overdue.locator("td").all_inner_texts()[1:] == ["Replace the core switch", "l3", due.strftime("%a %d %b %Y")]
     assert axe_violations(page) == []
     _screenshot(page, "dashboard")
     row.get_by_role("link", name="Infrastructure P1: 1").click()
     page.wait_for_url(re.compile(r"team=infrastructure&priority=1"))
     assert _row_refs(page) == [p1.reference]
+    page.go_back()
+    page.get_by_role("link", name=f"Review of {p1.reference}").click()
+    page.wait_for_url(re.compile(rf"/reports/reviews/{review.pk}/$"))
+    assert page.get_by_text("Replace the core switch").is_visible()
 
 
 def test_queue_on_a_phone(world, browser, live_server, axe_violations):
