@@ -6,7 +6,7 @@ the reviews the person may see, each naming its review."""
 from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Func, Q, Subquery
+from django.db.models import CharField, Count, F, Func, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
@@ -38,15 +38,14 @@ def version(now):
     many review actions are overdue and the newest of them (index-only on the partial
     index `review_action_open`), so an action done, or added already due, shows on the
     next poll rather than at the next minute."""
-    overdue = ReviewAction.objects.filter(ReviewAction.overdue_q(now)).order_by()
-
-    def over_overdue(function):
-        return Subquery(overdue.annotate(value=Func(F("id"), function=function)).values("value"))
-
+    # Both aggregates in one pass over the index (MAX alone would walk the primary key
+    # backwards past every newer action not yet due).
+    count_and_newest = Func(F("id"), template="concat(count(%(expressions)s), ':', max(%(expressions)s))", output_field=CharField())
+    overdue = ReviewAction.objects.filter(ReviewAction.overdue_q(now)).order_by().annotate(value=count_and_newest)
     return (
         Incident.objects.order_by("-updated_at")
-        .annotate(overdue=over_overdue("COUNT"), newest_overdue=over_overdue("MAX"))
-        .values_list("updated_at", "overdue", "newest_overdue")
+        .annotate(overdue=Subquery(overdue.values("value")))
+        .values_list("updated_at", "overdue")
         .first()
     )
 
